@@ -1,0 +1,6 @@
+"""Every direct system call hull makes that the stdlib lacks, through ctypes.
+
+Nothing here imports the rest of hull. Functions raise ``OSError`` with the
+kernel's errno; callers convert at their own boundary. Keep imports light:
+hull-runc and the CNI plugins load this on every container and pod start.
+"""
