@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _SKIP_BLOCK = 1 << 20
+#: resumes of one download in total, progress or not: a link this bad is not worth more
+MAX_RESUMES = 20
 
 
 class BlobStream:
@@ -43,6 +45,7 @@ class BlobStream:
         self.position = offset          # absolute offset of the next byte delivered
         self.endpoint: Endpoint | None = None
         self.reconnects = 0
+        self._failures = 0           # failed tries in a row without a byte delivered
         self._endpoints = endpoints
         self._what = f"pull image {ref}: blob {descriptor.digest}"
         self._resp = None
@@ -109,7 +112,6 @@ class BlobStream:
         if remaining <= 0 or not len(view):
             return 0
         view = view[:remaining]
-        failures = 0
         while True:
             try:
                 if self._resp is None:
@@ -118,18 +120,19 @@ class BlobStream:
                 if n == 0:
                     raise http.client.IncompleteRead(b"", remaining)
                 self.position += n
+                self._failures = 0
                 return n
             except HullError:
                 raise
             except Exception as e:
                 if not (is_transient(e) or isinstance(e, http.client.IncompleteRead)):
                     raise self._client._connection_error(e, self._host(), self._what) from e
-                failures += 1
-                if failures >= self._client.retry.attempts:
+                self._failures += 1
+                if self._failures >= self._client.retry.attempts or self.reconnects >= MAX_RESUMES:
                     raise Unavailable(f"cannot {self._what}: connection lost at byte "
-                                      f"{self.position} of {self.size} after {failures} tries: "
-                                      f"{e or type(e).__name__}") from e
-                self._reconnect(failures, e)
+                                      f"{self.position} of {self.size} after {self.reconnects} "
+                                      f"resumes: {e or type(e).__name__}") from e
+                self._reconnect(self._failures, e)
 
     def _host(self) -> str:
         return self.endpoint.host if self.endpoint else "registry"

@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urljoin
 from hull.errors import HullError, Internal, InvalidArgument, Unavailable
 from hull.registry.auth import repository_scope
 from hull.registry.media import Descriptor
-from hull.registry.reference import Reference, split_domain
+from hull.registry.reference import Reference
 from hull.registry.retry import is_transient
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ def push_blob(client, ref: Reference, desc: Descriptor, open_reader: Callable[[]
         return "exists"
     mount_repository = None
     if mount_from:
-        domain, path = split_domain(mount_from) if "/" in mount_from else (ref.domain, mount_from)
-        mount_repository = path if domain == ref.domain else None
+        # a full name on this registry ("host/path") or a path on it ("team/app")
+        own = f"{ref.domain}/"
+        mount_repository = mount_from[len(own):] if mount_from.startswith(own) else mount_from
     start = client.url(endpoint, "blobs/uploads/")
     if mount_repository:
         start = _with_query(start, mount=desc.digest, **{"from": mount_repository})

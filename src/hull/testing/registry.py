@@ -428,9 +428,14 @@ def build_index(layout: str | os.PathLike, tag: str, platforms: dict[str, str]) 
 
 def push_image(layout: str | os.PathLike, tag: str, destination: str, *,
                registry: RegistryServer | None = None, creds: str | None = None,
-               all_platforms: bool = False) -> None:
-    """``skopeo copy oci:LAYOUT:TAG docker://DESTINATION`` into a kit registry."""
+               all_platforms: bool = False, docker_format: bool = False) -> None:
+    """``skopeo copy oci:LAYOUT:TAG docker://DESTINATION`` into a kit registry.
+
+    ``docker_format`` stores a Docker schema 2 manifest instead of an OCI one.
+    """
     args = ["skopeo", "copy", "--quiet", "--insecure-policy"]
+    if docker_format:
+        args += ["--format", "v2s2"]
     if all_platforms:
         args.append("--all")
     if registry is not None and registry.tls:
@@ -464,3 +469,130 @@ def http_get(url: str, timeout: float = 5) -> int:
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
+
+
+# --- a proxy that misbehaves on purpose -----------------------------------
+
+@dataclass
+class Fault:
+    path_contains: str
+    count: int = 1                 # how many matching requests it applies to
+    status: int | None = None      # answer this status instead of forwarding
+    cut_after: int | None = None   # forward, but drop the connection after this many body bytes
+    tamper: bool = False           # flip the last byte of the body (a corrupt manifest)
+
+
+class FaultProxy:
+    """A plain-HTTP reverse proxy in front of a kit registry, injecting faults.
+
+    ``add(Fault(...))`` queues a fault for requests whose path contains a
+    string; ``accept_override`` replaces the Accept header (to make the
+    registry answer in Docker schema 1); ``requests`` records (method, path,
+    headers) of every request seen.
+    """
+
+    def __init__(self, upstream: RegistryServer):
+        self.upstream = upstream
+        self.faults: list[Fault] = []
+        self.accept_override: str | None = None
+        self.requests: list[tuple[str, str, dict]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.path_contains in path and fault.count > 0:
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def start(self) -> "FaultProxy":
+        import http.client
+        kit = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection")}
+                with kit._lock:
+                    kit.requests.append((self.command, self.path, dict(headers)))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                fault = kit._take_fault(self.path)
+                if fault and fault.status:
+                    payload = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+                    self.send_response(fault.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if kit.accept_override and "/manifests/" in self.path:
+                    headers["Accept"] = kit.accept_override
+                conn = http.client.HTTPConnection(kit.upstream.host, timeout=30)
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    self._relay(resp, fault)
+                finally:
+                    conn.close()
+
+            def _relay(self, resp, fault):
+                data = resp.read() if (fault and fault.tamper) else None
+                if data:
+                    data = data[:-1] + bytes([data[-1] ^ 0x20])
+                self.send_response(resp.status, resp.reason)
+                for key, value in resp.getheaders():
+                    if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                        self.send_header(key, value)
+                length = len(data) if data is not None else resp.getheader("Content-Length")
+                if length is not None:
+                    self.send_header("Content-Length", str(length))
+                self.end_headers()
+                if self.command == "HEAD":
+                    return
+                if data is not None:
+                    self.wfile.write(data)
+                    return
+                sent, limit = 0, fault.cut_after if fault else None
+                while True:
+                    chunk = resp.read(64 << 10)
+                    if not chunk:
+                        break
+                    if limit is not None and sent + len(chunk) >= limit:
+                        self.wfile.write(chunk[: limit - sent])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name="hull-test-fault-proxy").start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
