@@ -105,7 +105,7 @@ def run_pull(store, ref, client, progress, cancel: threading.Event | None = None
     """Returns (resolved, config bytes, config dict, chain ids), everything committed."""
     resolved = Resolved(client.resolve(ref))
     config_bytes = store.content_blob(resolved.config, lambda d: fetch_small_blob(
-        client, ref, d, resolved.raw_config, 16 << 20))
+        client, resolved.raw, d, resolved.raw_config, 16 << 20))
     try:
         config = spec.parse_config(config_bytes)
     except ValueError as e:
@@ -113,6 +113,9 @@ def run_pull(store, ref, client, progress, cancel: threading.Event | None = None
     diff_ids = check_config(config, resolved.layers)
     chain_ids = spec.chain_ids(diff_ids)
     ctx = store.layer_context(progress, cancel)
-    pull_layers(ctx, client, ref, resolved.raw_layers, resolved.layers, diff_ids, chain_ids)
+    pull_layers(ctx, client, resolved.raw, resolved.raw_layers, resolved.layers, diff_ids, chain_ids)
     store.content.write_bytes(resolved.manifest_bytes, resolved.manifest_digest)
+    index = getattr(resolved.raw, "index", None)
+    if index and resolved.index_digest:
+        store.content.write_bytes(index, resolved.index_digest)
     return resolved, config, chain_ids

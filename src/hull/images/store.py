@@ -85,6 +85,8 @@ class ImageStore:
                                    manifest_media_type)}
         for layer in layers:
             blobs[layer.digest] = (layer.size, layer.media_type)
+        if index_digest and self.content.exists(index_digest):
+            blobs[index_digest] = (self.content.size(index_digest), spec.OCI_INDEX)
         size = config_descriptor.size + sum(layer.size for layer in layers)
         self.meta.put_image(image_id=image_id, manifest_digest=manifest_digest,
                             manifest_media_type=manifest_media_type, index_digest=index_digest,
