@@ -20,8 +20,7 @@ pytestmark = pytest.mark.root  # starts registry daemons
 
 @pytest.fixture
 def client(tmp_path):
-    config = RegistryConfig.load(tmp_path / "absent.conf") if False else RegistryConfig(
-        [], certs_dir=tmp_path / "certs.d")
+    config = RegistryConfig([], certs_dir=tmp_path / "certs.d")
     with RegistryClient(config, platform="linux/amd64") as c:
         yield c
 
