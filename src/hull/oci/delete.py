@@ -1,0 +1,88 @@
+"""``delete``: tear a container down: its processes (created or forced),
+its cgroup, poststop hooks, its state directory. Deleting what is already
+gone is not an error with ``force``."""
+
+from __future__ import annotations
+
+import os
+
+from hull import errors
+from hull.oci import hooks as hooklib
+from hull.oci.log import NULL, Log
+from hull.oci.state import State, Store
+from hull.oci.status import Status
+
+_WAIT_MS = 10_000
+
+
+def delete(store: Store, container_id: str, force: bool = False, log: Log = NULL) -> None:
+    try:
+        state = store.load(container_id)
+    except errors.NotFound:
+        if force:
+            return
+        raise
+    manager = state.cgroup_manager()
+    status = state.status(manager)
+    if not status.can_delete() and not force:
+        raise errors.FailedPrecondition(
+            f"cannot delete container {container_id} that is not stopped: {status}")
+    if status is not Status.STOPPED:
+        if status is Status.PAUSED and manager is not None:
+            _kill_all(state, manager)
+            manager.thaw()
+        stop_init(state)
+    if manager is not None:
+        _kill_all(state, manager)
+        manager.destroy()
+    poststop = (state.config.get("hooks") or {}).get("poststop")
+    if poststop:
+        try:
+            hooklib.run_all(poststop, "poststop", state.hook_state(Status.STOPPED))
+        except errors.HullError as e:  # the spec: log a warning, carry on
+            log.warning(f"container {container_id}: {e}")
+    store.remove(container_id)
+
+
+def stop_init(state: State) -> None:
+    """SIGKILL the init and wait until it has exited (it is not our child)."""
+    try:
+        pidfd = os.pidfd_open(state.pid)
+    except ProcessLookupError:
+        return
+    try:
+        if not state.is_alive():
+            return
+        os.kill(state.pid, 9)
+        wait_exit(pidfd, _WAIT_MS)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def wait_exit(pidfd: int, timeout_ms: int | None) -> bool:
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(timeout_ms))
+
+
+def _kill_all(state: State, manager) -> None:
+    """Processes left in the cgroup (no pid namespace, or a stray): SIGKILL them."""
+    for _ in range(50):
+        try:
+            pids = manager.pids()
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        import time
+
+        time.sleep(0.002)

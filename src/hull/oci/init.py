@@ -1,0 +1,291 @@
+"""The fork chain behind ``create``, child side.
+
+    hull-runc create (parent)      validates, makes state dir and cgroup, forks
+     └─ child stage                joins/unshares namespaces, forks again, exits
+         └─ init stage (pid 1)     rootfs, pivot_root, hostname, sysctls, user,
+                                   capabilities; says "ready"; blocks opening
+                                   exec.fifo until ``start``; execs the process
+
+Both stages run in the forked copy of hull-runc and must never return into
+its stack: every path ends in ``os._exit``. Errors go to the parent as one
+message on the sync channel; the parent undoes everything.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hull import errors
+from hull.oci import hooks as hooklib
+from hull.oci import process as proc
+from hull.oci import rootfs
+from hull.oci.sync import Channel
+
+CHILD_FAILED = 1
+
+
+class InitPlan:
+    """Everything the two stages need, computed before the fork."""
+
+    def __init__(self, *, container_id: str, config: dict, channel: Channel,
+                 rootfs_plan: rootfs.RootfsPlan, process_plan: proc.ProcessPlan,
+                 state_dir_fd: int, new_namespaces: int, join_namespaces: list[tuple[str, str]],
+                 new_userns: bool, join_userns: str | None):
+        self.container_id = container_id
+        self.config = config
+        self.channel = channel
+        self.rootfs = rootfs_plan
+        self.process = process_plan
+        self.state_dir_fd = state_dir_fd
+        self.new_namespaces = new_namespaces
+        self.join_namespaces = join_namespaces
+        self.new_userns = new_userns
+        self.join_userns = join_userns
+        linux = config.get("linux") or {}
+        self.new_mount_ns = any(n.get("type") == "mount" and not n.get("path")
+                                for n in linux.get("namespaces") or [])
+        self.hooks = config.get("hooks") or {}
+        self.sysctl = linux.get("sysctl") or {}
+        self.time_offsets = linux.get("timeOffsets") or {}
+
+
+def preload(plan: InitPlan) -> None:
+    """Import now what the init imports lazily: after pivot_root the host's
+    files, our own source included, are out of reach."""
+    import _signal  # noqa: F401
+    import resource  # noqa: F401
+    import select  # noqa: F401
+
+    from hull.sys import console, fds, ns  # noqa: F401
+    from hull.sys import libc  # noqa: F401
+
+    if plan.process.process.get("capabilities") is not None:
+        from hull.sys import capabilities  # noqa: F401
+    if plan.process.seccomp_prog is not None:
+        from hull.sys import seccomp  # noqa: F401
+
+
+def run_child_stage(plan: InitPlan) -> None:
+    """First fork: namespaces, then the second fork (pid 1 of a new pid namespace)."""
+    channel = plan.channel.child_side()
+    code = CHILD_FAILED
+    try:
+        from hull.sys import ns
+
+        ns.set_dumpable(False)    # nothing in the container may ptrace or read our memory
+        ns.set_parent_death_signal(9)
+        if channel.receive() is None:   # the parent put us into the cgroup first
+            os._exit(code)
+        _enter_namespaces(plan, channel, ns)
+        pid = os.fork()
+        if pid == 0:
+            run_init_stage(plan, channel)
+        channel.send("init", pid=pid)
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - everything goes to the parent, then _exit
+        _report(channel, e)
+    finally:
+        os._exit(code)
+
+
+def _enter_namespaces(plan: InitPlan, channel: Channel, ns) -> None:
+    opened = []
+    try:  # open every path first: joining a mount namespace changes what paths mean
+        for kind, path in plan.join_namespaces:
+            opened.append((kind, path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+    except OSError as e:
+        raise errors.from_oserror(e, "cannot open namespace to join") from e
+    if plan.join_userns:
+        _setns_path(ns, "user", plan.join_userns)
+    for kind, path, fd in opened:
+        try:
+            ns.setns(fd, ns.NAMESPACES[kind][0])
+        except OSError as e:
+            raise errors.from_oserror(e, f"cannot join {kind} namespace {path}") from e
+        finally:
+            os.close(fd)
+    if plan.new_userns:
+        ns.unshare(ns.NAMESPACES["user"][0])
+        channel.send("userns")
+        if channel.receive() is None:
+            os._exit(CHILD_FAILED)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    if plan.new_namespaces:
+        try:
+            ns.unshare(plan.new_namespaces)
+        except OSError as e:
+            raise errors.from_oserror(e, "cannot create namespaces") from e
+    if plan.time_offsets:
+        _write_time_offsets(plan.time_offsets)
+
+
+def _setns_path(ns, kind: str, path: str) -> None:
+    try:
+        ns.join(path, kind)
+    except OSError as e:
+        raise errors.from_oserror(e, f"cannot join {kind} namespace {path}") from e
+
+
+def _write_time_offsets(offsets: dict) -> None:
+    lines = [f"{clock} {value.get('secs', 0)} {value.get('nanosecs', 0)}"
+             for clock, value in offsets.items()]
+    with open("/proc/self/timens_offsets", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def run_init_stage(plan: InitPlan, channel: Channel) -> None:
+    """The container's init: build its world, wait for ``start``, exec."""
+    try:
+        from hull.sys import ns
+
+        ns.set_parent_death_signal(0)   # our parent (the child stage) exits now
+        os.setsid()
+        _prepare(plan, channel)
+        _ready(plan, channel)
+        _wait_for_start(plan)
+        _start_process(plan)
+    except BaseException as e:  # noqa: BLE001
+        _report(channel, e)
+    finally:
+        os._exit(CHILD_FAILED)
+
+
+def _prepare(plan: InitPlan, channel: Channel) -> None:
+    process = plan.process
+    host_pid = _host_pid()
+    proc.apply_oom_score_adj(process)
+    root_fd = rootfs.prepare(plan.rootfs) if plan.new_mount_ns else None
+    if plan.hooks.get("prestart") or plan.hooks.get("createRuntime"):
+        channel.send("hooks")
+        if channel.receive() is None:   # the parent failed a hook and is tearing down
+            os._exit(CHILD_FAILED)
+    if plan.hooks.get("createContainer"):
+        hooklib.run_all(plan.hooks["createContainer"], "createContainer",
+                        _hook_state(plan, host_pid))
+    if root_fd is not None:
+        rootfs.enter(plan.rootfs, root_fd)
+        os.close(root_fd)
+        rootfs.finish(plan.rootfs)
+    else:
+        os.chroot(plan.rootfs.rootfs) if plan.rootfs.rootfs != "/" else None
+        os.chdir("/")
+    _set_names(plan)
+    _write_sysctls(plan)
+    if process.new_keyring:
+        _join_keyring(plan)
+    proc.setup_console(process)
+    proc.apply_rlimits(process)
+    proc.reset_signals()
+    plan.host_pid = host_pid
+
+
+def _host_pid() -> int:
+    """Our pid as the runtime sees it (hooks get this one), from NSpid."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return int(line.split()[1])
+    return os.getpid()
+
+
+def _hook_state(plan: InitPlan, pid: int) -> dict:
+    state = {"ociVersion": plan.config.get("ociVersion"), "id": plan.container_id,
+             "status": "creating", "pid": pid, "bundle": plan.rootfs.bundle}
+    if plan.config.get("annotations"):
+        state["annotations"] = plan.config["annotations"]
+    return state
+
+
+def _set_names(plan: InitPlan) -> None:
+    from hull.sys.libc import setdomainname, sethostname
+
+    try:
+        if plan.config.get("hostname"):
+            sethostname(plan.config["hostname"])
+        if plan.config.get("domainname"):
+            setdomainname(plan.config["domainname"])
+    except OSError as e:
+        raise errors.from_oserror(e, "cannot set hostname") from e
+
+
+def _write_sysctls(plan: InitPlan) -> None:
+    for key, value in plan.sysctl.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise errors.from_oserror(e, f"cannot set linux.sysctl {key}") from e
+
+
+def _join_keyring(plan: InitPlan) -> None:
+    from hull.sys import ns
+
+    try:
+        ns.join_session_keyring(f"_ses.{plan.container_id}")
+    except OSError as e:
+        if e.errno not in (38, 1):  # ENOSYS, EPERM: no keyrings here; runc ignores too
+            raise errors.from_oserror(e, "cannot join a session keyring") from e
+
+
+def _ready(plan: InitPlan, channel: Channel) -> None:
+    """Last checks, user switch, fd hygiene; tell create we are ready."""
+    process = plan.process
+    proc.change_directory(process)
+    path = proc.find_executable(process)
+    if not process.no_new_privileges:
+        proc.load_seccomp(process)   # needs privileges we are about to drop
+    proc.set_user(process)
+    proc.change_directory(process)  # again: the new user may see the directory differently
+    proc.set_no_new_privileges(process)
+    proc.close_host_fds(process)
+    plan.executable = path
+    for warning in process.warnings:
+        channel.send("warning", message=warning)
+    channel.send("ready")
+    channel.close()
+
+
+def _wait_for_start(plan: InitPlan) -> None:
+    """Block until ``start`` opens the fifo for reading, then tell it we go.
+
+    The fifo is reached through the state directory's fd, opened before
+    pivot_root and close-on-exec: no host path is needed inside the
+    container, and nothing of it survives the execve.
+    """
+    fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=plan.state_dir_fd)
+    os.close(plan.state_dir_fd)
+    os.write(fd, b"0")
+    os.close(fd)
+
+
+def _start_process(plan: InitPlan) -> None:
+    if plan.hooks.get("startContainer"):
+        hooklib.run_all(plan.hooks["startContainer"], "startContainer",
+                        {**_hook_state(plan, plan.host_pid), "status": "created"})
+    if plan.process.no_new_privileges:
+        proc.load_seccomp(plan.process)
+    proc.execute(plan.process, plan.executable)
+
+
+def _report(channel: Channel, error: BaseException) -> None:
+    if isinstance(error, SystemExit):
+        return
+    if isinstance(error, OSError):  # unexpected: say where, for the bug report
+        tb = error.__traceback__
+        names = []
+        while tb is not None:
+            names.append(tb.tb_frame.f_code.co_name)
+            tb = tb.tb_next
+        where = "/".join(names[-3:])
+        error = errors.from_oserror(error, f"container init failed ({where})")
+    category = type(error).__name__ if isinstance(error, errors.HullError) else "Internal"
+    message = str(error) or type(error).__name__
+    try:
+        channel.send("error", category=category, message=message)
+    except OSError:  # after "ready" the channel is closed: stderr is all we have
+        try:
+            os.write(2, f"hull-runc init: {message}\n".encode())
+        except OSError:
+            pass

@@ -1,0 +1,97 @@
+"""Mount targets resolved inside a root without escaping it.
+
+A container image may hold symlinks such as ``/etc -> /`` or
+``/run -> ../../..``; following them on the host would let a config mount
+over host paths. Every target is opened with openat2(RESOLVE_IN_ROOT)
+relative to the rootfs, then mounted through /proc/self/fd/N, so the path
+the kernel mounts on is exactly the file we opened.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+from hull.sys.libc import _check, _libc, mount
+
+_NR_OPENAT2 = 437        # same on x86_64 and aarch64
+_NR_MOUNT_SETATTR = 442
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+AT_RECURSIVE = 0x8000
+AT_EMPTY_PATH = 0x1000
+O_PATH = 0o10000000
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64)]
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    return _check(_libc.syscall(_NR_OPENAT2, dirfd, os.fsencode(path), ctypes.byref(how),
+                                ctypes.sizeof(how)), path)
+
+
+def open_in_root(root_fd: int, path: str, flags: int = O_PATH) -> int:
+    """Open ``path`` as if ``root_fd`` were /: symlinks cannot leave it."""
+    return openat2(root_fd, path.lstrip("/") or ".", flags,
+                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+
+
+def ensure_in_root(root_fd: int, path: str, directory: bool = True, mode: int = 0o755) -> int:
+    """Open ``path`` inside the root, creating what is missing; an O_PATH fd.
+
+    The last component becomes a directory, or an empty file when
+    ``directory`` is false (a bind mount of a file needs a file to cover).
+    """
+    try:
+        return open_in_root(root_fd, path)
+    except FileNotFoundError:
+        pass
+    parent, _, name = path.rstrip("/").rpartition("/")
+    parent_fd = ensure_in_root(root_fd, parent or "/", True, 0o755)
+    try:
+        if directory:
+            try:
+                os.mkdir(name, mode, dir_fd=parent_fd)
+            except FileExistsError:
+                pass
+        else:
+            fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW,
+                         0o644, dir_fd=parent_fd)
+            os.close(fd)
+        return openat2(parent_fd, name, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    finally:
+        os.close(parent_fd)
+
+
+def fd_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def mount_on_fd(source: str | None, target_fd: int, fstype: str | None, flags: int = 0,
+                data: str | None = None) -> None:
+    mount(source, fd_path(target_fd), fstype, flags, data)
+
+
+def mount_setattr(fd: int, attr_set: int, attr_clear: int, recursive: bool = True) -> None:
+    """Change mount attributes (e.g. read-only) of the mount at ``fd`` and below."""
+    attr = _MountAttr(attr_set, attr_clear, 0, 0)
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    _check(_libc.syscall(_NR_MOUNT_SETATTR, fd, b"", flags, ctypes.byref(attr),
+                         ctypes.sizeof(attr)))
+
+
+def is_mountpoint_error(err: OSError) -> bool:
+    return err.errno in (errno.EINVAL, errno.EBUSY)
