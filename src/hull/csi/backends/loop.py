@@ -1,0 +1,253 @@
+"""``loop`` volumes: a sparse image file per volume, used through a loop
+device. The filesystem (ext4 or xfs) is made on first stage when the
+image is blank, as block drivers do; raw block volumes get the device.
+
+Loop devices are found again by backing file after a driver restart; a
+device that vanished (host reboot) is attached again on the next stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+from hull.csi import mounts, validate
+from hull.csi.backends.base import Backend, MiB
+from hull.csi.state import Snapshot, Staging, Volume
+from hull.errors import FailedPrecondition, Internal, NotFound, from_oserror
+from hull.sys import filecopy, fsfreeze, loop
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FS = "ext4"
+# smallest images mkfs accepts with room to spare
+MIN_SIZE = {"ext4": 16 * MiB, "xfs": 300 * MiB, "": 16 * MiB}
+MKFS = {
+    "ext4": ["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "nodiscard"],
+    "xfs": ["mkfs.xfs", "-q", "-f", "-K"],
+}
+
+
+def _run(argv: list[str], what: str) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    except OSError as e:
+        raise from_oserror(e, f"cannot {what}") from e
+    if done.returncode != 0:
+        raise Internal(f"cannot {what}: {argv[0]} exited {done.returncode}: "
+                       f"{(done.stderr or done.stdout).strip()[:400]}")
+    return done.stdout
+
+
+def fs_on(device: str) -> str:
+    """The filesystem type on a device, "" when blank."""
+    done = subprocess.run(["blkid", "-p", "-s", "TYPE", "-o", "value", device],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode == 2:  # nothing found
+        return ""
+    if done.returncode != 0:
+        raise Internal(f"cannot probe {device}: blkid exited {done.returncode}: "
+                       f"{done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def grow_fs(device: str, fs_type: str, mount_point: str) -> None:
+    if fs_type == "xfs":
+        _run(["xfs_growfs", mount_point], f"grow xfs on {device}")
+    else:
+        _run(["resize2fs", device], f"grow {fs_type} on {device}")
+
+
+class LoopBackend(Backend):
+    name = "loop"
+    supports_block = True
+    align = MiB
+
+    def __init__(self, root: str, direct_io: bool = True):
+        super().__init__(root)
+        self.direct_io = direct_io
+
+    def image(self, volume_id: str) -> str:
+        return os.path.join(self.volumes_dir, f"{volume_id}.img")
+
+    def snapshot_image(self, snapshot_id: str) -> str:
+        return os.path.join(self.snapshots_dir, f"{snapshot_id}.img")
+
+    def _tmp(self, directory: str, name: str) -> str:
+        return os.path.join(directory, f".tmp-{name}.img")
+
+    def min_size(self, fs_type: str) -> int:
+        return MIN_SIZE.get(fs_type, MIN_SIZE[""])
+
+    def check_capability(self, cap: validate.Capability, rpc: str) -> None:
+        from hull.errors import InvalidArgument
+        if cap.block and cap.mode == validate.MULTI_NODE_MULTI_WRITER:
+            raise InvalidArgument(f"cannot {rpc}: MULTI_NODE_MULTI_WRITER is not supported "
+                                  f"for raw block loop volumes (no cluster arbitration)")
+
+    # ---- controller side ----
+
+    def create(self, volume: Volume) -> None:
+        tmp = self._tmp(self.volumes_dir, volume.id)
+        self._remove_path(tmp)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.ftruncate(fd, volume.capacity)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, self.image(volume.id))
+
+    def _copy_into(self, source: str, volume: Volume, freeze_at: str | None) -> None:
+        if not os.path.exists(source):
+            raise NotFound(f"cannot copy {source}: it is gone")
+        tmp = self._tmp(self.volumes_dir, volume.id)
+        self._remove_path(tmp)
+        try:
+            with fsfreeze.frozen(freeze_at) if freeze_at else contextlib.nullcontext():
+                filecopy.clone_file(source, tmp)
+            if os.path.getsize(tmp) < volume.capacity:
+                os.truncate(tmp, volume.capacity)  # the fs grows on stage
+            os.rename(tmp, self.image(volume.id))
+        except BaseException:
+            self._remove_path(tmp)
+            raise
+
+    def create_from_snapshot(self, volume: Volume, snapshot: Snapshot) -> None:
+        self._copy_into(self.snapshot_image(snapshot.id), volume, None)
+
+    def create_from_volume(self, volume: Volume, source: Volume,
+                           source_mount: str | None) -> None:
+        self._copy_into(self.image(source.id), volume, source_mount)
+
+    def delete(self, volume_id: str) -> None:
+        image = self.image(volume_id)
+        for device in loop.find_by_backing(image):
+            loop.detach(device)
+        self._remove_path(image)
+
+    def snapshot(self, volume: Volume, snapshot_id: str, source_mount: str | None) -> int:
+        tmp = self._tmp(self.snapshots_dir, snapshot_id)
+        self._remove_path(tmp)
+        try:
+            with fsfreeze.frozen(source_mount) if source_mount else contextlib.nullcontext():
+                filecopy.clone_file(self.image(volume.id), tmp)
+            os.rename(tmp, self.snapshot_image(snapshot_id))
+        except BaseException:
+            self._remove_path(tmp)
+            raise
+        return volume.capacity
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        self._remove_path(self.snapshot_image(snapshot_id))
+
+    def expand(self, volume: Volume, capacity: int) -> bool:
+        image = self.image(volume.id)
+        if os.path.getsize(image) < capacity:
+            os.truncate(image, capacity)
+        for device in loop.find_by_backing(image):
+            loop.set_capacity(device)
+        return not volume.block
+
+    def present(self, volume: Volume) -> bool:
+        return os.path.isfile(self.image(volume.id))
+
+    # ---- node side ----
+
+    def device(self, volume: Volume) -> str | None:
+        found = loop.find_by_backing(self.image(volume.id))
+        return found[0] if found else None
+
+    def ensure_device(self, volume: Volume) -> str:
+        """The volume's loop device, attaching the image when none is."""
+        image = self.image(volume.id)
+        if not os.path.isfile(image):
+            raise NotFound(f"cannot attach volume {volume.id}: image {image} is gone")
+        device = self.device(volume)
+        if device:
+            return device
+        try:
+            device = loop.attach(image, direct_io=self.direct_io)
+        except OSError as e:
+            raise from_oserror(e, f"cannot attach volume {volume.id}") from e
+        log.info("attached volume %s at %s", volume.id, device)
+        return device
+
+    def _format(self, volume: Volume, device: str, fs_type: str) -> str:
+        existing = fs_on(device)
+        if not existing:
+            fs_type = fs_type or volume.fs_type or volume.parameters.get("fsType") or DEFAULT_FS
+            _run(MKFS[fs_type] + [device], f"make {fs_type} on volume {volume.id}")
+            return fs_type
+        if fs_type and existing != fs_type:
+            raise FailedPrecondition(f"cannot stage volume {volume.id} as {fs_type}: it "
+                                     f"already holds {existing}")
+        return existing
+
+    def stage(self, volume: Volume, path: str, cap: validate.Capability) -> tuple[str, str]:
+        device = self.ensure_device(volume)
+        if cap.block:
+            return device, ""
+        mounted = mounts.mount_points().get(path)
+        if mounted is not None:  # a repeated call, or a restart after this step
+            return device, mounted["fstype"]
+        try:
+            fs_type = self._format(volume, device, cap.fs_type)
+            mounts.mount_fs(device, path, fs_type, cap.mount_flags)
+            self._grow_if_needed(volume, device, fs_type, path)
+        except BaseException:
+            if not mounts.is_mount_point(path):
+                loop.detach(device)
+            raise
+        return device, fs_type
+
+    def _grow_if_needed(self, volume: Volume, device: str, fs_type: str, path: str) -> None:
+        """A volume made from a smaller snapshot carries a smaller filesystem."""
+        st = os.statvfs(path)
+        if st.f_blocks * st.f_frsize < loop.size_bytes(device) - 64 * MiB:
+            grow_fs(device, fs_type, path)
+
+    def unstage(self, volume: Volume, staging: Staging, last: bool) -> None:
+        if not staging.block:
+            mounts.unmount(staging.path)
+        if last:
+            for device in loop.find_by_backing(self.image(volume.id)):
+                loop.detach(device)
+
+    def node_expand(self, volume: Volume, staging: Staging | None, volume_path: str) -> int:
+        device = self.device(volume)
+        if device is None:
+            raise FailedPrecondition(f"cannot expand volume {volume.id} on the node: it "
+                                     f"is not staged")
+        loop.set_capacity(device)
+        if staging is not None and not staging.block:
+            fs_type = staging.fs_type or fs_on(device)
+            grow_fs(device, fs_type, staging.path)
+        return loop.size_bytes(device)
+
+    @contextlib.contextmanager
+    def files(self, volume: Volume, staged_mount: str | None) -> Iterator[str]:
+        if staged_mount:
+            yield staged_mount
+            return
+        attached_before = self.device(volume)
+        device = self.ensure_device(volume)
+        scratch = tempfile.mkdtemp(prefix=f"{volume.id}-", dir=self.scratch_dir)
+        try:
+            fs_type = self._format(volume, device, "")
+            mounts.mount_fs(device, scratch, fs_type)
+            try:
+                yield scratch
+            finally:
+                mounts.unmount(scratch)
+        finally:
+            os.rmdir(scratch)
+            if not attached_before:
+                loop.detach(device)
+
+    def _mine(self, entry: str) -> bool:
+        return entry.endswith(".img")

@@ -1,0 +1,56 @@
+"""The one place hull.errors categories become gRPC status codes.
+
+Every call is logged once with its method, outcome and duration; request
+bodies are not logged (they may carry secrets). Foreign exceptions are
+bugs or unexpected kernel answers: INTERNAL, with the traceback in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+
+from hull import errors
+
+log = logging.getLogger("hull.csi.calls")
+
+
+def _code(error: errors.HullError) -> grpc.StatusCode:
+    return getattr(grpc.StatusCode, error.grpc_code, grpc.StatusCode.UNKNOWN)
+
+
+def _wrap(method: str, behavior):
+    def handler(request, context):
+        start = time.monotonic()
+        try:
+            response = behavior(request, context)
+        except errors.HullError as e:
+            code = _code(e)
+            log.info("%s -> %s: %s (%.1f ms)", method, code.name, e,
+                     (time.monotonic() - start) * 1000)
+            context.abort(code, str(e))
+        except OSError as e:
+            error = errors.from_oserror(e, f"cannot serve {method}")
+            log.warning("%s -> %s: %s", method, _code(error).name, error, exc_info=True)
+            context.abort(_code(error), str(error))
+        except Exception as e:
+            if isinstance(e, grpc.RpcError) or type(e).__name__ == "_AbortError":
+                raise
+            log.exception("%s -> INTERNAL", method)
+            context.abort(grpc.StatusCode.INTERNAL, f"cannot serve {method}: {e!r}")
+        log.info("%s -> OK (%.1f ms)", method, (time.monotonic() - start) * 1000)
+        return response
+    return handler
+
+
+class ErrorInterceptor(grpc.ServerInterceptor):
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap(handler_call_details.method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
