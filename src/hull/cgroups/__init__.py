@@ -32,7 +32,7 @@ def open_manager(cgroups_path: str, *, container_id: str, systemd: bool = False,
         from hull.cgroups.v2 import V2Manager
 
         return V2Manager(paths.resolve_v2(layout, cgroups_path, container_id),
-                         container_id=container_id)
+                         container_id=container_id, root=layout.unified.mountpoint)
     from hull.cgroups.v1 import V1Manager
 
     return V1Manager(paths.resolve_v1(layout, cgroups_path, container_id),
