@@ -268,5 +268,124 @@ def cmd_delete(options: Args, args: Args, positional: list[str], log) -> int:
     return 0
 
 
+
+def cmd_run(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci.run import run
+
+    return run(_store(options), positional[0], _create_options(options, args),
+               detach=args.detach, keep=args.keep, subreaper=not args.no_subreaper, log=log)
+
+
+def cmd_exec(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci import execute
+
+    store = _store(options)
+    container_id, command = positional[0], positional[1:]
+    if args.process:
+        process = _read_json(args.process, "--process")
+    elif not command:
+        raise UsageError("exec needs a command or --process FILE")
+    else:
+        base = store.load(container_id).config.get("process") or {}
+        process = execute.process_from_args(
+            base, command, tty=args.tty, cwd=args.cwd, env=args.env, user=args.user,
+            additional_gids=args.additional_gids, caps=args.cap,
+            no_new_privs=args.no_new_privs)
+    if args.cgroup:
+        raise UsageError("--cgroup (exec into a sub-cgroup) is not supported")
+    exec_options = execute.ExecOptions(process, detach=args.detach, pid_file=args.pid_file,
+                                       console_socket=args.console_socket,
+                                       preserve_fds=args.preserve_fds,
+                                       ignore_paused=args.ignore_paused)
+    return execute.exec_process(store, container_id, exec_options, log)
+
+
+def _read_json(path: str, flag: str):
+    from hull.oci import jsonio
+
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, "rb") as f:
+                text = f.read()
+        return jsonio.loads(text)
+    except (OSError, ValueError) as e:
+        raise errors.InvalidArgument(f"cannot read {flag} {path}: {e}") from e
+
+
+def cmd_list(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci.listing import list_text
+
+    sys.stdout.write(list_text(_store(options), args.format or "table", args.quiet))
+    return 0
+
+
+def cmd_ps(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci.listing import ps_text
+
+    sys.stdout.write(ps_text(_store(options), positional[0], args.format or "table",
+                             positional[1:]))
+    return 0
+
+
+def cmd_pause(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci.pause import pause
+
+    pause(_store(options), positional[0])
+    return 0
+
+
+def cmd_resume(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci.pause import resume
+
+    resume(_store(options), positional[0])
+    return 0
+
+
+def cmd_update(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci import update
+
+    if args.resources:
+        if args.resources == "-":
+            text, source = sys.stdin.read(), "stdin"
+        else:
+            try:
+                with open(args.resources) as f:
+                    text, source = f.read(), args.resources
+            except OSError as e:
+                raise errors.from_oserror(e, f"cannot read --resources {args.resources}") from e
+        resources = update.resources_from_text(text, source)
+    else:
+        values = {flag: getattr(args, flag) for flag in update.FLAGS}
+        resources = update.resources_from_flags(values)
+        if args.l3_cache_schema or args.mem_bw_schema:
+            raise UsageError("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported")
+    update.update(_store(options), positional[0], resources)
+    return 0
+
+
+def cmd_features(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci.features import features
+    from hull.oci.jsonio import dumps_pretty
+
+    print(dumps_pretty(features(), "    "))
+    return 0
+
+
+def cmd_spec(options: Args, args: Args, positional: list[str], log) -> int:
+    from hull.oci.jsonio import dumps_pretty
+    from hull.spec.runtime import default_config
+
+    bundle = args.bundle or "."
+    path = os.path.join(bundle, "config.json")
+    if os.path.exists(path):
+        raise errors.AlreadyExists(f"cannot write {path}: File exists")
+    config = default_config(args.rootless, os.getuid(), os.getgid())
+    with open(path, "w") as f:
+        f.write(dumps_pretty(config, "\t"))
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(main())

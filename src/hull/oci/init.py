@@ -83,7 +83,7 @@ def run_child_stage(plan: InitPlan) -> None:
         channel.send("init", pid=pid)
         code = 0
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent, then _exit
-        _report(channel, e)
+        channel.report(e)
     finally:
         os._exit(code)
 
@@ -146,7 +146,7 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
         _wait_for_start(plan)
         _start_process(plan)
     except BaseException as e:  # noqa: BLE001
-        _report(channel, e)
+        channel.report(e)
     finally:
         os._exit(CHILD_FAILED)
 
@@ -267,25 +267,3 @@ def _start_process(plan: InitPlan) -> None:
     if plan.process.no_new_privileges:
         proc.load_seccomp(plan.process)
     proc.execute(plan.process, plan.executable)
-
-
-def _report(channel: Channel, error: BaseException) -> None:
-    if isinstance(error, SystemExit):
-        return
-    if isinstance(error, OSError):  # unexpected: say where, for the bug report
-        tb = error.__traceback__
-        names = []
-        while tb is not None:
-            names.append(tb.tb_frame.f_code.co_name)
-            tb = tb.tb_next
-        where = "/".join(names[-3:])
-        error = errors.from_oserror(error, f"container init failed ({where})")
-    category = type(error).__name__ if isinstance(error, errors.HullError) else "Internal"
-    message = str(error) or type(error).__name__
-    try:
-        channel.send("error", category=category, message=message)
-    except OSError:  # after "ready" the channel is closed: stderr is all we have
-        try:
-            os.write(2, f"hull-runc init: {message}\n".encode())
-        except OSError:
-            pass

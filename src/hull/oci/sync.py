@@ -51,6 +51,29 @@ class Channel:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return jsonio.loads(line)
 
+    def report(self, error: BaseException) -> None:
+        """Send ``error`` to the parent as one "error" message (the child's last word)."""
+        from hull import errors
+
+        if isinstance(error, SystemExit):
+            return
+        if isinstance(error, OSError):  # unexpected: say where, for the bug report
+            tb, names = error.__traceback__, []
+            while tb is not None:
+                names.append(tb.tb_frame.f_code.co_name)
+                tb = tb.tb_next
+            where = "/".join(names[-3:])
+            error = errors.from_oserror(error, f"container process setup failed ({where})")
+        category = type(error).__name__ if isinstance(error, errors.HullError) else "Internal"
+        message = str(error) or type(error).__name__
+        try:
+            self.send("error", category=category, message=message)
+        except OSError:  # after "ready" the channel is closed: stderr is all we have
+            try:
+                os.write(2, f"hull-runc: {message}\n".encode())
+            except OSError:
+                pass
+
     def close(self) -> None:
         for fd in (self.read_fd, self.write_fd):
             if fd >= 0:

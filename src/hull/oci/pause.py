@@ -1,0 +1,33 @@
+"""``pause`` and ``resume``: freeze and thaw every process of the container."""
+
+from __future__ import annotations
+
+from hull import errors
+from hull.oci.state import Store
+
+
+def pause(store: Store, container_id: str) -> None:
+    state = store.load(container_id)
+    manager = state.cgroup_manager()
+    status = state.status(manager)
+    if not status.can_pause():
+        raise errors.FailedPrecondition(f"cannot pause container {container_id}: it is {status}")
+    _require(manager, container_id, "pause")
+    manager.freeze()
+
+
+def resume(store: Store, container_id: str) -> None:
+    state = store.load(container_id)
+    manager = state.cgroup_manager()
+    status = state.status(manager)
+    if not status.can_resume():
+        raise errors.FailedPrecondition(
+            f"cannot resume container {container_id}: it is {status}, not paused")
+    _require(manager, container_id, "resume")
+    manager.thaw()
+
+
+def _require(manager, container_id: str, verb: str) -> None:
+    if manager is None:
+        raise errors.FailedPrecondition(f"cannot {verb} container {container_id}: "
+                                        "it has no cgroup")
