@@ -33,6 +33,8 @@ def _error(err: OSError, path: str, value: object, field: str):
     if err.errno == errno.ENOENT and os.path.isdir(os.path.dirname(path)):
         return FailedPrecondition(f"{subject}cannot set {os.path.basename(path)}: the kernel "
                                   "has no such cgroup file (controller not available)")
+    if err.errno in (errno.EOPNOTSUPP, errno.ENODEV) and field:
+        return FailedPrecondition(f"{field}: cannot write {value!r} to {path}: {err.strerror}")
     if err.errno in (errno.EINVAL, errno.ERANGE, errno.EOVERFLOW) and field:
         return InvalidArgument(f"{field}: cannot write {value!r} to {path}: {err.strerror}")
     return from_oserror(err, f"{subject}cannot write {value!r} to {path}")

@@ -81,7 +81,10 @@ class Manager:
     def kill_all(self, sig: int = signals.SIGKILL) -> None:
         """Send ``sig`` to every process; frozen meanwhile so none can fork away.
 
-        A process that exits first is not an error.
+        The cgroup is thawed afterwards, also when it was paused before and
+        the signal is SIGKILL (a frozen process cannot die); other signals
+        leave a paused cgroup paused, to be delivered on resume. A process
+        that exits first is not an error.
         """
         if not self.exists():
             return
@@ -95,7 +98,7 @@ class Manager:
                 except ProcessLookupError:
                     continue
         finally:
-            if not was_frozen:
+            if not was_frozen or sig == signals.SIGKILL:
                 self.thaw()
 
     def _require(self, what: str) -> None:
