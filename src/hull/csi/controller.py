@@ -352,7 +352,11 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
                 return csi_pb2.CreateSnapshotResponse(
                     snapshot=self.driver.snapshot_message(existing))
             snapshot = self.cut_snapshot(request.source_volume_id, name, "", rpc)
-            self.state.add_snapshot(snapshot)
+            with contextlib.ExitStack() as undo:
+                undo.callback(self.driver.backends[snapshot.backend].delete_snapshot,
+                              snapshot.id)
+                self.state.add_snapshot(snapshot)
+                undo.pop_all()
         log.info("created snapshot %s of %s", snapshot.id, snapshot.source_volume_id)
         return csi_pb2.CreateSnapshotResponse(snapshot=self.driver.snapshot_message(snapshot))
 

@@ -56,10 +56,43 @@ def fs_on(device: str) -> str:
 
 
 def grow_fs(device: str, fs_type: str, mount_point: str) -> None:
+    """Grow a mounted filesystem to its device's size.
+
+    Online ext4 growth is the EXT4_IOC_RESIZE_FS ioctl, which the kernel
+    allows only with CAP_SYS_RESOURCE; without it the growth waits for the
+    next stage, which grows ext4 offline before mounting.
+    """
     if fs_type == "xfs":
         _run(["xfs_growfs", mount_point], f"grow xfs on {device}")
-    else:
+        return
+    try:
         _run(["resize2fs", device], f"grow {fs_type} on {device}")
+    except Internal as e:
+        if "Permission denied" not in str(e):
+            raise
+        raise FailedPrecondition(
+            f"cannot grow {fs_type} on {device} while mounted: the driver lacks "
+            f"CAP_SYS_RESOURCE, which online ext4 resize needs; the filesystem grows "
+            f"when the volume is next staged") from e
+
+
+def grow_fs_offline(device: str, fs_type: str) -> None:
+    """Grow an unmounted ext4 (resize2fs wants a fresh fsck first)."""
+    if fs_type not in ("ext4", "ext3", "ext2"):
+        return
+    done = subprocess.run(["e2fsck", "-f", "-p", device], capture_output=True, text=True,
+                          timeout=600)
+    if done.returncode >= 4:  # 1 and 2 mean "errors corrected"
+        raise Internal(f"cannot check {fs_type} on {device}: e2fsck exited "
+                       f"{done.returncode}: {(done.stderr or done.stdout).strip()[:400]}")
+    _run(["resize2fs", device], f"grow {fs_type} on {device}")
+
+
+def _fs_size(device: str, fs_type: str) -> int:
+    """Bytes an unmounted ext filesystem spans (dumpe2fs header)."""
+    out = _run(["dumpe2fs", "-h", device], f"read {fs_type} on {device}")
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return int(fields["Block count"]) * int(fields["Block size"])
 
 
 class LoopBackend(Backend):
@@ -197,8 +230,12 @@ class LoopBackend(Backend):
             return device, mounted["fstype"]
         try:
             fs_type = self._format(volume, device, cap.fs_type)
+            if fs_type.startswith("ext") and \
+                    _fs_size(device, fs_type) < loop.size_bytes(device) - MiB:
+                grow_fs_offline(device, fs_type)
             mounts.mount_fs(device, path, fs_type, cap.mount_flags)
-            self._grow_if_needed(volume, device, fs_type, path)
+            if fs_type == "xfs":
+                self._grow_if_needed(volume, device, fs_type, path)
         except BaseException:
             if not mounts.is_mount_point(path):
                 loop.detach(device)
