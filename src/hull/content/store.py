@@ -42,6 +42,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _read_prefix(path: Path, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while length > 0:
+            chunk = f.read(min(CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
 class Writer:
     """Appends to the ingest file of one digest; ``commit`` verifies and publishes."""
 
@@ -61,15 +71,9 @@ class Writer:
             self.offset += len(chunk)
 
     def read_existing(self) -> Iterator[bytes]:
-        """The bytes already ingested, for a consumer that must see the whole blob."""
-        with open(self.path, "rb") as f:
-            remaining = self.offset
-            while remaining > 0:
-                chunk = f.read(min(CHUNK, remaining))
-                if not chunk:
-                    return
-                remaining -= len(chunk)
-                yield chunk
+        """The bytes already ingested (as of now), for a consumer that must see the
+        whole blob; they are not written again."""
+        return _read_prefix(self.path, self.offset)
 
     def write(self, data: bytes) -> None:
         if self.expected_size is not None and self.offset + len(data) > self.expected_size:

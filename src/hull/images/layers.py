@@ -109,15 +109,14 @@ def _unpack(ctx: LayerContext, layer: Descriptor, diff_id: str, tmp: Path,
     compression = _compression(layer)
     with ctx.content.writer(layer.digest, layer.size) as writer:
         if writer is None:
-            source, sink = ctx.content.open(layer.digest), None
+            source = ctx.content.open(layer.digest)
         elif fetch is None:
             raise errors.NotFound(f"layer blob {layer.digest} is not in the content store")
-        else:
-            offset = writer.offset
-            source = ChunkSource(writer.read_existing(), _LazyFetch(fetch, offset))
-            sink = writer.write
-        with contextlib.closing(source) if hasattr(source, "close") else contextlib.nullcontext():
-            tee = TeeReader(source, sink, _progress_hook(ctx, layer))
+        else:  # replay what an interrupted pull left, then download (into the ingest) the rest
+            network = TeeReader(_LazyFetch(fetch, writer.offset), writer.write)
+            source = ChunkSource(writer.read_existing(), network)
+        with contextlib.closing(source):
+            tee = TeeReader(source, None, _progress_hook(ctx, layer))
             hashing = HashingReader(decompressor(tee, compression))
             inodes = apply_tar(hashing, str(tmp))
             hashing.drain()

@@ -68,12 +68,16 @@ class ImageStore:
                             progress, cancel)
 
     def content_blob(self, descriptor: spec.Descriptor, fetch) -> bytes:
-        """A small blob (config, manifest) from the store, else fetched and committed."""
-        if self.content.exists(descriptor.digest):
-            return self.content.read(descriptor.digest)
-        data = fetch(descriptor)
-        self.content.write_bytes(data, descriptor.digest)
-        return data
+        """A small blob (config, manifest) from the store, else fetched and committed;
+        under the blob's lock, so concurrent pulls fetch it once."""
+        with self.content.writer(descriptor.digest, descriptor.size) as writer:
+            if writer is None:
+                return self.content.read(descriptor.digest)
+            data = fetch(descriptor)
+            writer.discard()
+            writer.write(data)
+            writer.commit()
+            return data
 
     def record_image(self, *, manifest_digest: str, manifest_media_type: str, config: dict,
                      config_descriptor: spec.Descriptor, layers: list[spec.Descriptor],
@@ -311,10 +315,11 @@ class ImageStore:
     # -- build, import, export, gc ----------------------------------------------
 
     def build_rootfs(self, directory, name: str, *, config: dict | None = None) -> Image:
+        """An image from a directory (or a list of them, one layer each), no network."""
         from hull.images.build import build_image
 
         with failing(f"cannot build image {name} from {directory}"), gc_module.lease(self.root):
-            return build_image(self, Path(directory), name, config or {})
+            return build_image(self, directory, name, config or {})
 
     def import_layout(self, source, name: str | None = None) -> list[Image]:
         from hull.images.layout import import_layout

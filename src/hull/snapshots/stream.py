@@ -53,6 +53,10 @@ class TeeReader:
                 self.on_progress(self.count)
         return data
 
+    def close(self) -> None:
+        if hasattr(self.source, "close"):
+            self.source.close()
+
 
 class HashingReader:
     """Hashes everything read through it (the uncompressed digest = the diff ID)."""

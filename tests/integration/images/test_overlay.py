@@ -1,0 +1,104 @@
+"""Layers unpacked for real and seen through overlay mounts: whiteouts, opaque dirs,
+all three compressions, hostile layers refused, GC sparing mounted containers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from hull import errors
+
+from .conftest import busybox_tar, chroot, layer_tar, make_layout, mounted
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def layered(store, tmp_path, busybox_layer):
+    """busybox (gzip) + a layer adding files (zstd) + a layer deleting some (uncompressed)."""
+    second = layer_tar([("srv", "dir", None), ("srv/keep", "file", "old"),
+                        ("srv/gone", "file", "bye"), ("data", "dir", None),
+                        ("data/old-1", "file", "1"), ("data/old-2", "file", "2"),
+                        ("etc/motd", "file", "hello from layer 2\n")])
+    third = layer_tar([("srv/.wh.gone", "file", ""), ("data/.wh..wh..opq", "file", ""),
+                       ("data/new", "file", "fresh"), ("etc/.wh.hostname", "file", ""),
+                       ("srv/keep", "file", "new")])
+    layout = make_layout(tmp_path / "layout", [(busybox_layer, "gzip"), (second, "zstd"),
+                                               (third, "")])
+    [image] = store.import_layout(layout, "example.com/layered:1")
+    return image
+
+
+def test_merged_view_applies_whiteouts_and_opaque_dirs(store, layered, tmp_path):
+    store.prepare_rootfs("hull-images-ctr", layered.id)
+    with mounted(store, "hull-images-ctr", tmp_path / "mnt") as root:
+        assert (root / "srv/keep").read_text() == "new"
+        assert not (root / "srv/gone").exists()
+        assert sorted(os.listdir(root / "data")) == ["new"]
+        assert not (root / "etc/hostname").exists()
+        assert (root / "etc/passwd").exists()
+        assert chroot(root, "/bin/cat", "/etc/motd") == "hello from layer 2\n"
+        chroot(root, "/bin/sh", "-c", "echo written > /srv/by-container; rm /etc/motd")
+    upper = store.snapshot("hull-images-ctr").upper
+    assert open(os.path.join(upper, "srv/by-container")).read() == "written\n"
+    st = os.lstat(os.path.join(upper, "etc/motd"))
+    assert st.st_rdev == 0  # overlay recorded the delete as a whiteout in the upper
+    layer_fs = store.lowers(layered.chain_ids)[1]
+    assert open(os.path.join(layer_fs, "etc/motd")).read() == "hello from layer 2\n"
+    store.remove_rootfs("hull-images-ctr")
+
+
+def test_readonly_view_cannot_be_written(store, layered, tmp_path):
+    store.prepare_rootfs("hull-images-view", layered.id, readonly=True)
+    with mounted(store, "hull-images-view", tmp_path / "view") as root:
+        assert (root / "srv/keep").read_text() == "new"
+        with pytest.raises(OSError):
+            (root / "x").write_text("no")
+    store.remove_rootfs("hull-images-view")
+
+
+def test_runtime_spec_resolves_user_from_image_files(store, tmp_path, busybox_layer):
+    layout = make_layout(tmp_path / "l", [(busybox_layer, "gzip")],
+                         config={"Cmd": ["/bin/id"], "User": "hull", "WorkingDir": "/home/hull"})
+    [image] = store.import_layout(layout, "example.com/user:1")
+    process = store.runtime_spec(image)["process"]
+    assert process["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [100]}
+    assert process["cwd"] == "/home/hull" and process["args"] == ["/bin/id"]
+
+
+@pytest.mark.parametrize("entries,message", [
+    ([("lib", "symlink", "/tmp"), ("lib/hull-images-owned", "file", "x")], "written through"),
+    ([("../hull-images-owned", "file", "x")], "'..' component"),
+])
+def test_hostile_layer_is_refused_and_store_unchanged(store, tmp_path, busybox_layer,
+                                                      entries, message):
+    good = make_layout(tmp_path / "good", [(busybox_layer, "gzip")])
+    store.import_layout(good, "example.com/good:1")
+    before = (sorted(i.id for i in store.list()), sorted(store.content.list()),
+              sorted(store.dirs.ids_on_disk()))
+    bad = make_layout(tmp_path / "bad", [(busybox_layer, "gzip"), (layer_tar(entries), "gzip")])
+    with pytest.raises(errors.InvalidArgument, match=message) as info:
+        store.import_layout(bad, "example.com/bad:1")
+    assert str(info.value).startswith("cannot import image from")
+    assert not os.path.exists("/tmp/hull-images-owned")
+    assert not (tmp_path / "hull-images-owned").exists()
+    store.gc()
+    after = (sorted(i.id for i in store.list()), sorted(store.content.list()),
+             sorted(store.dirs.ids_on_disk()))
+    assert after == before
+
+
+def test_gc_never_removes_a_mounted_container_rootfs(store, layered, tmp_path):
+    store.prepare_rootfs("hull-images-busy", layered.id)
+    with mounted(store, "hull-images-busy", tmp_path / "busy") as root:
+        store.remove(layered.id)
+        report = store.gc()
+        assert report.removed_snapshots == []
+        assert store.list() == []
+        assert chroot(root, "/bin/cat", "/srv/keep") == "new"
+    store.remove_rootfs("hull-images-busy")
+    report = store.gc()
+    assert len(report.removed_snapshots) == 3
+    assert store.dirs.ids_on_disk() == set()
+    assert list(store.content.list()) == []
