@@ -76,14 +76,16 @@ def parse_challenges(header: str) -> list[Challenge]:
             continue
         k = _skip_space(header, j)
         if k < n and header[k] == "=" and current is not None:
+            if k + 1 >= n or header[k + 1] in "=,":  # token68 (Negotiate abc==): no params
+                while k < n and header[k] == "=":
+                    k += 1
+                i = k
+                continue
             k = _skip_space(header, k + 1)
             if k < n and header[k] == '"':
                 value, k = _read_quoted(header, k)
             else:
                 value, k = _read_token(header, k)
-                while k < n and header[k] == "=":  # token68 padding
-                    value += "="
-                    k += 1
             current[word.lower()] = value
             i = k
             continue

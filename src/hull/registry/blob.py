@@ -166,11 +166,12 @@ class BlobStream:
 
     def __iter__(self):
         buffer = bytearray(READ_BLOCK)
+        view = memoryview(buffer)
         while True:
-            n = self.readinto(buffer)
+            n = self.readinto(view)
             if not n:
                 return
-            yield bytes(buffer[:n])
+            yield bytes(view[:n])
 
     def close(self) -> None:
         if self._resp is not None:

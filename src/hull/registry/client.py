@@ -25,7 +25,7 @@ from hull.errors import (DeadlineExceeded, HullError, Internal, InvalidArgument,
                          PermissionDenied, ResourceExhausted, Unavailable)
 from hull.registry import media
 from hull.registry.auth import Authenticator, repository_scope, server_message
-from hull.registry.config import Endpoint, RegistryConfig
+from hull.registry.config import DOCKER_HUB_API_HOST, Endpoint, RegistryConfig
 from hull.registry.credentials import Credentials
 from hull.registry.media import Descriptor, Platform
 from hull.registry.reference import Reference, parse
@@ -91,19 +91,20 @@ class RegistryClient:
         self.auth = Authenticator(self._fetch_for_auth, self._credentials_for)
         self._schemes: dict[str, str] = {}
         self._served: dict[str, Endpoint] = {}
+        self._mirror_hosts: set[str] = set()
         self._lock = threading.Lock()
 
     # --- plumbing -------------------------------------------------------
 
     def _credentials_for(self, host: str, repository: str) -> Credentials | None:
-        if self.credentials:
+        # credentials handed to the client (CRI's AuthConfig) are for the image's own
+        # registry; a mirror gets only what the auth files hold for it, so they never leak
+        with self._lock:
+            mirror = host in self._mirror_hosts
+        if self.credentials and not mirror:
             return self.credentials
-        for ep_host in (host,):
-            found = self.config.credential_store.lookup(
-                "docker.io" if ep_host == "registry-1.docker.io" else ep_host, repository)
-            if found:
-                return found
-        return None
+        return self.config.credential_store.lookup(
+            "docker.io" if host == DOCKER_HUB_API_HOST else host, repository)
 
     def _fetch_for_auth(self, method, url, headers, body):
         host = urlsplit(url).netloc
@@ -127,11 +128,11 @@ class RegistryClient:
         if isinstance(error, ssl.SSLCertVerificationError):
             return Unavailable(
                 f"cannot {what}: TLS certificate of {host} is not trusted "
-                f"({error.verify_message or error.reason}); put the registry's CA in "
+                f"({getattr(error, 'verify_message', None) or error}); put the registry's CA in "
                 f"{self.config.certs_dir}/{host}/ca.crt or mark it insecure")
         if isinstance(error, ssl.SSLError):
             return Unavailable(f"cannot {what}: TLS handshake with {host} failed: "
-                               f"{error.reason or error}")
+                               f"{getattr(error, 'reason', None) or error}")
         if isinstance(error, socket.gaierror):
             return Unavailable(f"cannot {what}: unknown registry host {host} ({error.strerror})")
         if isinstance(error, ConnectionRefusedError):
@@ -168,6 +169,9 @@ class RegistryClient:
         """One request with auth, redirects, http fallback and retries. Returns the response."""
         headers = dict(headers or {})
         headers.setdefault("User-Agent", "hull")
+        if endpoint.mirror:
+            with self._lock:
+                self._mirror_hosts.add(endpoint.host)
         replayable = body is None or isinstance(body, (bytes, bytearray, memoryview))
         attempt = auth_retried = redirects = 0
         while True:
