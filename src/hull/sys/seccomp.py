@@ -192,7 +192,9 @@ def compile_filter(seccomp: dict) -> bytes:
         lib.seccomp_attr_set(ctx, _SCMP_FLTATR_CTL_NNP, 0)
         for i, arch in enumerate(seccomp.get("architectures") or []):
             rc = lib.seccomp_arch_add(ctx, _arch_token(lib, arch, f"architectures[{i}]"))
-            if rc < 0 and rc != -17:   # -EEXIST: the native arch is already in
+            # -EEXIST: the native arch is in already; -EDOM: the other byte order, which
+            # this kernel can never run, so it needs no rules (runc fails; we skip)
+            if rc < 0 and rc not in (-17, -33):
                 raise _bad(f"architectures[{i}]", f"cannot add {arch}: {os.strerror(-rc)}")
         for i, rule in enumerate(seccomp.get("syscalls") or []):
             _add_rule(lib, ctx, rule, default, f"syscalls[{i}]")
