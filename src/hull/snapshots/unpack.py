@@ -154,8 +154,9 @@ class LayerApplier:
 
     def _file(self, pfd: int, base: str, member: tarfile.TarInfo, data) -> None:
         if member.size > self.bytes_left:
-            raise HostileLayer(f"entry {member.name!r} declares {member.size} bytes, more "
-                               f"than the {self.bytes_left} bytes of free space left")
+            raise errors.ResourceExhausted(
+                f"entry {member.name!r} declares {member.size} bytes, more than the "
+                f"{self.bytes_left} bytes of free space left (disk full or a hostile layer)")
         fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=pfd)
         try:
             if member.size:

@@ -130,7 +130,7 @@ def test_absolute_paths_stay_inside_the_layer(tmp_path):
 
 
 def test_huge_declared_size_is_bounded(tmp_path):
-    with pytest.raises(HostileLayer, match="free space"):
+    with pytest.raises(errors.ResourceExhausted, match="free space"):
         unpack(tmp_path, [({"name": "big"}, b"x" * 4096)], max_bytes=1000)
 
 
