@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import posixpath
-import signal as signals
 import time
 
 from hull.cgroups import files
-from hull.cgroups.manager import Manager
+from hull.cgroups.manager import SIGKILL, Manager
 from hull.cgroups.resources import (PREFIX, THROTTLE_KEYS, U64_MAX, blkio_weight_to_io_weight,
                                     check, limit_text, memory_swap_to_v2, shares_to_weight)
 from hull.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
@@ -112,9 +111,9 @@ class V2Manager(Manager):
     def is_frozen(self) -> bool:
         return (files.read_optional(self._path, "cgroup.freeze") or "").strip() == "1"
 
-    def kill_all(self, sig: int = signals.SIGKILL) -> None:
+    def kill_all(self, sig: int = SIGKILL) -> None:
         # cgroup.kill (5.14+) kills the whole subtree at once, without a freeze
-        if sig == signals.SIGKILL and files.exists(self._path, "cgroup.kill"):
+        if sig == SIGKILL and files.exists(self._path, "cgroup.kill"):
             files.write(self._path, "cgroup.kill", 1)
             return
         super().kill_all(sig)

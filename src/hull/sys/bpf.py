@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 
 from hull.sys.libc import _check, _libc
 
-_NR_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
+_NR_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
 
 BPF_PROG_LOAD = 5
 BPF_PROG_ATTACH = 8

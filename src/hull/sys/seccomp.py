@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 
 from hull.errors import InvalidArgument
 from hull.sys.libc import _check, _libc
 
-_NR_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(platform.machine(), 317)
+_NR_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(os.uname().machine, 317)
 SECCOMP_SET_MODE_FILTER = 1
 
 FLAGS = {
