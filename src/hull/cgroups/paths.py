@@ -164,7 +164,8 @@ def _below(mount: Mount, own: str | None, inner: str) -> str:
 
 
 def resolve_v1(layout: Layout, cgroups_path: str, container_id: str) -> dict[str, str]:
-    """Controller -> directory, for every v1 controller this host mounts."""
+    """Controller -> directory, for every v1 controller this host mounts ("" is
+    the cgroup2 directory of a hybrid host)."""
     inner = _inner(cgroups_path, container_id)
     if "devices" not in layout.v1:
         # the devices controller is the container's device isolation: never run without it
@@ -174,6 +175,10 @@ def resolve_v1(layout: Layout, cgroups_path: str, container_id: str) -> dict[str
     for name, mount in layout.v1.items():
         if name in V1_CONTROLLERS:
             paths[name] = _below(mount, layout.own.get(name), inner)
+    if layout.unified is not None:
+        # hybrid: join the controller-less cgroup2 tree too, as runc and systemd do,
+        # so cgroup2-only tools (and cgroup.kill) see the container
+        paths[""] = _below(layout.unified, layout.own.get(""), inner)
     return paths
 
 

@@ -129,3 +129,10 @@ def test_detect_layout_reads_this_host():
 def test_public_names():
     assert set(cgroups.__all__) == {"Manager", "Layout", "detect_layout", "open_manager",
                                     "load_manager"}
+
+
+def test_hybrid_also_places_the_container_in_cgroup2():
+    absolute = paths.resolve_v1(hybrid_layout(), "/kubepods/ctr", "ctr")
+    assert absolute[""] == "/sys/fs/cgroup/unified/kubepods/ctr"
+    relative = paths.resolve_v1(hybrid_layout(), "hull/ctr", "ctr")
+    assert relative[""] == "/sys/fs/cgroup/unified/user.slice/session-1.scope/hull/ctr"
