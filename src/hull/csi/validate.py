@@ -122,6 +122,9 @@ def capacity(capacity_range, default: int, minimum: int, align: int, maximum: in
     size = required or (min(default, limit) if limit else default)
     size = max(size, minimum)
     size = -(-size // align) * align
+    if limit and size > limit:  # rounding up overshot: round down if that still fits
+        down = limit // align * align
+        size = down if down >= max(required, minimum) else size
     if limit and size > limit:
         raise OutOfRange(f"cannot {rpc}: the smallest volume this backend can make is "
                          f"{size} bytes, above limit_bytes {limit}")
