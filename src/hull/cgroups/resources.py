@@ -213,6 +213,14 @@ def _check_network(network: dict) -> None:
             raise _bad(f"network.priorities[{i}].priority", "is required")
 
 
+def check_before_update(memory: dict, usage: int) -> None:
+    """memory.checkBeforeUpdate: refuse a limit below what the cgroup uses now."""
+    limit = memory.get("limit") or 0
+    if memory.get("checkBeforeUpdate") and limit > 0 and usage > limit:
+        raise _bad("memory.limit", f"new limit {limit} is below the current usage {usage} "
+                   "(checkBeforeUpdate is set)")
+
+
 # --- conversions to cgroup v2 values (runc libcontainer/cgroups/utils.go) ---
 
 def shares_to_weight(shares: int) -> int:

@@ -12,7 +12,8 @@ import time
 
 from hull.cgroups import files
 from hull.cgroups.manager import Manager
-from hull.cgroups.resources import PREFIX, THROTTLE_KEYS, U64_MAX, check, device_rule_text
+from hull.cgroups.resources import (PREFIX, THROTTLE_KEYS, U64_MAX, check, check_before_update,
+                                    device_rule_text)
 from hull.errors import FailedPrecondition, Internal, InvalidArgument
 
 # controllers whose directory holds the container's processes, in order of preference
@@ -159,6 +160,8 @@ def _set_memory(mgr: V1Manager, memory: dict) -> None:
     if not any(memory.get(k) not in (None, False) for k in memory):
         return
     directory = mgr._dir("memory", "memory")
+    if memory.get("checkBeforeUpdate"):
+        check_before_update(memory, files.read_int(directory, "memory.usage_in_bytes"))
     limit, swap = memory.get("limit") or 0, memory.get("swap") or 0
     has_swap_file = files.exists(directory, "memory.memsw.limit_in_bytes")
     if limit == -1 and swap == 0 and has_swap_file:

@@ -16,7 +16,8 @@ import time
 from hull.cgroups import files
 from hull.cgroups.manager import SIGKILL, Manager
 from hull.cgroups.resources import (PREFIX, THROTTLE_KEYS, U64_MAX, blkio_weight_to_io_weight,
-                                    check, limit_text, memory_swap_to_v2, shares_to_weight)
+                                    check, check_before_update, limit_text, memory_swap_to_v2,
+                                    shares_to_weight)
 from hull.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
 
 FREEZE_TIMEOUT = 10.0
@@ -220,6 +221,8 @@ class _Writer:
                                      "does not exist")
 
     def memory(self, memory: dict) -> None:
+        if memory.get("checkBeforeUpdate"):
+            check_before_update(memory, files.read_int(self.dir, "memory.current"))
         limit, swap = memory.get("limit") or 0, memory.get("swap") or 0
         swap_v2 = memory_swap_to_v2(swap, limit)
         swap_text = limit_text(swap_v2)

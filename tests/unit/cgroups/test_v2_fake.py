@@ -291,3 +291,15 @@ def test_stats_parse_realistic_files(fake_v2):
     assert stats["hugetlb"]["2MB"] == {"usage": 4194304, "max": 0, "failcnt": 3}
     assert stats["hugetlb"]["1GB"]["usage"] == 0
     assert stats["cpuset"] == {"cpus": [0, 1], "mems": [0]}
+
+
+def test_check_before_update_refuses_limit_below_usage(fake_v2):
+    mgr = manager(fake_v2)
+    mgr.create()
+    with open(os.path.join(mgr.path, "memory.current"), "w") as f:
+        f.write("5000\n")
+    with pytest.raises(InvalidArgument, match=r"linux.resources.memory.limit: .*5000"):
+        mgr.set({"memory": {"limit": 4096, "checkBeforeUpdate": True}})
+    mgr.set({"memory": {"limit": 4096}})   # without the flag the kernel decides
+    mgr.set({"memory": {"limit": 8192, "checkBeforeUpdate": True}})
+    assert fake_v2.read(mgr.path, "memory.max") == "8192\n"
