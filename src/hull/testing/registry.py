@@ -242,6 +242,7 @@ class RegistryServer:
                  token: TokenServer | None = None, workdir: str | os.PathLike | None = None):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="hull-registry-"))
         self._own_workdir = workdir is None
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.tls, self.users, self.token = tls, dict(users or {}), token
         self.port = 0
         self.ca: TestCA | None = None
