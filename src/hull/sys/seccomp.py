@@ -197,9 +197,47 @@ def compile_filter(seccomp: dict) -> bytes:
                 raise _bad(f"architectures[{i}]", f"cannot add {arch}: {os.strerror(-rc)}")
         for i, rule in enumerate(seccomp.get("syscalls") or []):
             _add_rule(lib, ctx, rule, default, f"syscalls[{i}]")
-        return _export(lib, ctx)
+        prog = _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
+    return _enosys_stub(lib, seccomp) + prog
+
+
+# native arch -> (AUDIT_ARCH token, syscall-number bit of a foreign ABI sharing it)
+_NATIVE_AUDIT = {"x86_64": (0xC000003E, 0x40000000), "aarch64": (0xC00000B7, 0)}
+_PERMISSIVE = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE")
+ENOSYS = 38
+
+
+def _enosys_stub(lib, seccomp: dict) -> bytes:
+    """Make syscalls newer than any the profile names fail with ENOSYS (as runc).
+
+    A deny-by-default profile written before a syscall existed would answer
+    it with EPERM, and libc would not fall back to the older call (clone3
+    -> clone, faccessat2 -> faccessat). The stub runs before libseccomp's
+    program, on the native architecture only.
+    """
+    default = seccomp.get("defaultAction")
+    if default in _PERMISSIVE or (default == "SCMP_ACT_ERRNO"
+                                  and seccomp.get("defaultErrnoRet") == ENOSYS):
+        return b""
+    native = _NATIVE_AUDIT.get(os.uname().machine)
+    numbers = [lib.seccomp_syscall_resolve_name(name.encode())
+               for rule in seccomp.get("syscalls") or []
+               for name in rule.get("names") or [] if isinstance(name, str)]
+    numbers = [n for n in numbers if n >= 0]
+    if native is None or not numbers:
+        return b""
+    audit_arch, foreign_bit = native
+    skip = 4 if foreign_bit else 3   # jump distance from the arch check to the program
+    stub = [(0x20, 0, 0, 4),                     # A = seccomp_data.arch
+            (0x15, 0, skip, audit_arch),         # other arch: run the program
+            (0x20, 0, 0, 0)]                     # A = seccomp_data.nr
+    if foreign_bit:
+        stub.append((0x45, 2, 0, foreign_bit))   # x32 ABI numbers: run the program
+    stub += [(0x25, 0, 1, max(numbers)),         # nr > newest named syscall ...
+             (0x06, 0, 0, SCMP_ACT_ERRNO | ENOSYS)]   # ... -> ENOSYS
+    return b"".join(struct.pack("<HBBI", *insn) for insn in stub)
 
 
 def _add_rule(lib, ctx, rule: object, default: int, field: str) -> None:

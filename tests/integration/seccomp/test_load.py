@@ -102,6 +102,25 @@ def test_default_errno_with_allow_list(run_filtered):
     assert result.stdout == str(errno.ENOSYS)
 
 
+def test_syscalls_newer_than_the_profile_get_enosys(run_filtered):
+    allowed = ["write", "exit", "exit_group", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
+               "brk", "mmap", "munmap", "mremap", "madvise", "futex", "getpid", "gettid",
+               "sigaltstack", "close", "fstat", "newfstatat", "lseek", "ioctl", "getrandom"]
+    getcwd = seccomp._seccomp_lib().seccomp_syscall_resolve_name(b"getcwd")
+    result = run_filtered(
+        {"defaultAction": "SCMP_ACT_ERRNO",
+         "syscalls": [{"names": allowed, "action": ALLOW}]},
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "out = []\n"
+        f"for nr in ({getcwd}, 1000):   # older and not allowed; past every syscall\n"
+        "    libc.syscall(nr, 0, 0)\n"
+        "    out.append(str(ctypes.get_errno()))\n"
+        "os.write(1, ' '.join(out).encode())\nos._exit(0)\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(errno.EPERM), str(errno.ENOSYS)]
+
+
 NOTIFY_PRELUDE = """
 import os, sys, struct, fcntl, threading, queue
 from hull.sys import libc, seccomp

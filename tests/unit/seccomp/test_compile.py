@@ -50,9 +50,9 @@ def test_notify_rule_needs_listener_and_is_detected():
 
 def test_rule_equal_to_default_is_dropped():
     with_rule = seccomp.compile_filter({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]})
-    assert with_rule == seccomp.compile_filter({"defaultAction": "SCMP_ACT_ERRNO"})
+        "defaultAction": "SCMP_ACT_LOG",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_LOG"}]})
+    assert with_rule == seccomp.compile_filter({"defaultAction": "SCMP_ACT_LOG"})
 
 
 def test_unknown_syscall_names_are_skipped():
@@ -138,3 +138,12 @@ def test_features_lists_real_actions_arches_and_flags():
 def test_libseccomp_version():
     major, minor, _ = seccomp.version().split(".")
     assert (int(major), int(minor)) >= (2, 5)
+
+
+def test_enosys_stub_only_for_restrictive_defaults():
+    rules = [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]
+    strict = seccomp.compile_filter({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules})
+    assert seccomp.SCMP_ACT_ERRNO | seccomp.ENOSYS in returns(strict)
+    permissive = seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]})
+    assert seccomp.SCMP_ACT_ERRNO | seccomp.ENOSYS not in returns(permissive)
