@@ -289,7 +289,7 @@ class RegistryClient:
                                         if isinstance(e, dict)) if p})
             raise NotFound(f"cannot pull image {ref}: no manifest for platform {self.platform} "
                            f"(the index offers {', '.join(offered) or 'no platforms'})")
-        return Descriptor.from_dict(best)
+        return _part(ref, best, "index entry")
 
     def _resolve_at(self, ref: Reference, endpoint: Endpoint) -> Resolved:
         body, media_type, digest = self.get_manifest(endpoint, ref, ref.object, expected=ref.digest)
@@ -427,9 +427,17 @@ def _image_parts(ref: Reference, manifest: dict) -> tuple[Descriptor, list[Descr
     config, layers = manifest.get("config"), manifest.get("layers")
     if not isinstance(config, dict) or not isinstance(layers, list):
         raise InvalidArgument(f"cannot pull image {ref}: manifest lacks config or layers")
-    config_desc = Descriptor.from_dict(config)
+    config_desc = _part(ref, config, "config descriptor")
     if config_desc.media_type not in (media.OCI_CONFIG, media.DOCKER_CONFIG):
         raise InvalidArgument(f"cannot pull image {ref}: config media type "
                               f"{config_desc.media_type!r} is not a container image config "
                               f"(an OCI artifact?)")
-    return config_desc, [Descriptor.from_dict(layer) for layer in layers]
+    return config_desc, [_part(ref, layer, f"layer {i} descriptor")
+                         for i, layer in enumerate(layers)]
+
+
+def _part(ref: Reference, raw, where: str) -> Descriptor:
+    try:
+        return media.as_descriptor(raw, where)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"cannot pull image {ref}: {e}") from e

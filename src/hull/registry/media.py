@@ -1,22 +1,23 @@
-"""Media types, descriptors and platform matching for OCI and Docker manifests."""
+"""Media types, descriptors and platform matching for OCI and Docker manifests.
+
+The types themselves are hull.spec.image's; this adds the Accept header,
+platform matching and media type sniffing the client needs.
+"""
 
 from __future__ import annotations
 
 import json
 import platform as _platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from hull.errors import InvalidArgument
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
-DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+from hull.spec import image as _spec
+from hull.spec.image import (DOCKER_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG,
+                             OCI_INDEX, OCI_MANIFEST, Descriptor)
+
+DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED = _spec.DOCKER_SCHEMA1
 
 MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
@@ -29,43 +30,15 @@ _ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armh
                  "armel": "arm", "i386": "386", "i686": "386", "ppc64el": "ppc64le"}
 
 
-@dataclass(frozen=True)
-class Descriptor:
-    """An OCI content descriptor (mediaType, digest, size and friends)."""
-
-    media_type: str
-    digest: str
-    size: int
-    urls: tuple[str, ...] = ()
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    platform: Mapping[str, Any] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Descriptor":
-        try:
-            size = int(data["size"])
-            digest = str(data["digest"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise InvalidArgument(f"invalid descriptor {dict(data)!r}: missing or bad {e}") from e
-        if size < 0 or ":" not in digest:
-            raise InvalidArgument(f"invalid descriptor {dict(data)!r}: bad digest or size")
-        return cls(media_type=str(data.get("mediaType", "")), digest=digest, size=size,
-                   urls=tuple(data.get("urls") or ()), annotations=dict(data.get("annotations") or {}),
-                   platform=data.get("platform"))
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
-        if self.urls:
-            out["urls"] = list(self.urls)
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        if self.platform:
-            out["platform"] = dict(self.platform)
-        return out
-
-
-def as_descriptor(value: "Descriptor | Mapping[str, Any]") -> Descriptor:
-    return value if isinstance(value, Descriptor) else Descriptor.from_dict(value)
+def as_descriptor(value: "Descriptor | Mapping[str, Any]", where: str = "descriptor") -> Descriptor:
+    """A hull.spec.image Descriptor from a Descriptor or its JSON dict; InvalidArgument if bad."""
+    if isinstance(value, Descriptor):
+        return value
+    try:
+        return Descriptor.from_dict(dict(value), where) if isinstance(value, Mapping) \
+            else _spec.as_descriptor(value)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise InvalidArgument(f"invalid {where}: {e}") from e
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,10 @@ def test_sniff(content_type, doc, expected):
 def test_descriptor_round_trip_and_validation():
     raw = {"mediaType": media.OCI_CONFIG, "digest": "sha256:" + "a" * 64, "size": 3,
            "annotations": {"k": "v"}, "urls": ["https://x"]}
-    desc = Descriptor.from_dict(raw)
-    assert desc.to_dict() == raw and media.as_descriptor(raw) == desc
-    for bad in ({"digest": "sha256:x"}, {"digest": "nocolon", "size": 1},
-                {"digest": "sha256:x", "size": -1}, {"digest": "sha256:x", "size": "big"}):
-        with pytest.raises(InvalidArgument, match="invalid descriptor"):
-            Descriptor.from_dict(bad)
+    desc = media.as_descriptor(raw)
+    assert isinstance(desc, Descriptor) and desc.to_dict() == raw
+    assert media.as_descriptor(desc) is desc
+    for bad in ({"digest": "sha256:" + "a" * 64}, {"digest": "nocolon", "size": 1},
+                {"digest": "sha256:" + "a" * 64, "size": -1}, {"digest": "sha256:x", "size": 1}):
+        with pytest.raises(InvalidArgument, match="invalid layer: layer has an invalid"):
+            media.as_descriptor(bad, "layer")
