@@ -27,7 +27,9 @@ DEFAULT_FS = "ext4"
 # smallest images mkfs accepts with room to spare
 MIN_SIZE = {"ext4": 16 * MiB, "xfs": 300 * MiB, "": 16 * MiB}
 MKFS = {
-    "ext4": ["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "nodiscard"],
+    # eager inode tables: no ext4lazyinit thread competing with the first writes
+    "ext4": ["mkfs.ext4", "-q", "-F", "-m", "0", "-E",
+             "nodiscard,lazy_itable_init=0,lazy_journal_init=0"],
     "xfs": ["mkfs.xfs", "-q", "-f", "-K"],
 }
 
