@@ -8,9 +8,48 @@ start, so it stays stdlib-only and light (no ``ipaddress``, no ``re``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from hull.errors import InvalidArgument
+
+
+class _Record:
+    """A small dataclass stand-in: ``dataclasses`` costs ~20 ms of imports
+    (inspect, re, ast) that every plugin start would pay. Subclasses list
+    ``_fields`` as (name, default) pairs; a list/dict default is copied."""
+
+    _fields: tuple = ()
+
+    def __init__(self, *args, **kwargs):
+        names = [n for n, _ in self._fields]
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+        given = dict(zip(names, args))
+        for key in kwargs:
+            if key not in names or key in given:
+                raise TypeError(f"{type(self).__name__}: unexpected or repeated argument {key!r}")
+        given.update(kwargs)
+        for name, default in self._fields:
+            if name in given:
+                value = given[name]
+            elif default is _REQUIRED:
+                raise TypeError(f"{type(self).__name__} missing required argument {name!r}")
+            else:
+                value = type(default)() if isinstance(default, (list, dict)) else default
+            object.__setattr__(self, name, value)
+
+    def __repr__(self):
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n, _ in self._fields)
+        return f"{type(self).__name__}({inner})"
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n, _ in self._fields)
+
+    def as_dict(self) -> dict:
+        return {n: getattr(self, n) for n, _ in self._fields}
+
+
+_REQUIRED = object()
 
 SPEC_VERSION = "1.1.0"
 #: every version whose config and results hull reads and writes
@@ -52,30 +91,26 @@ def valid_network_name(name: object) -> bool:
             and all(c in _NAME_REST for c in name))
 
 
-@dataclass(frozen=True)
-class PluginConf:
-    """One entry of a conflist's ``plugins``."""
+class PluginConf(_Record):
+    """One entry of a conflist's ``plugins``: its ``type`` and the ``raw`` object."""
 
-    type: str
-    raw: dict
+    _fields = (("type", _REQUIRED), ("raw", {}))
 
     @property
     def capabilities(self) -> dict[str, bool]:
         return self.raw.get("capabilities") or {}
 
 
-@dataclass(frozen=True)
-class NetworkConfigList:
-    """A validated network configuration list (a ``.conf`` is wrapped into one)."""
+class NetworkConfigList(_Record):
+    """A validated network configuration list (a ``.conf`` is wrapped into one).
 
-    name: str
-    cni_version: str
-    plugins: tuple[PluginConf, ...]
-    disable_check: bool = False
-    disable_gc: bool = False
-    source: str = ""
-    raw: dict = field(default_factory=dict)
-    bytes: bytes = b""
+    name, cni_version, plugins (tuple of PluginConf), disable_check, disable_gc,
+    source (the file), raw (the decoded JSON), bytes (the file's bytes).
+    """
+
+    _fields = (("name", _REQUIRED), ("cni_version", _REQUIRED), ("plugins", _REQUIRED),
+               ("disable_check", False), ("disable_gc", False), ("source", ""), ("raw", {}),
+               ("bytes", b""))
 
 
 def _fail(source: str, cause: str) -> InvalidArgument:
@@ -165,19 +200,16 @@ def plugin_stdin(net: NetworkConfigList, plugin: PluginConf, version: str | None
 
 # ---------------------------------------------------------------- results
 
-@dataclass
-class Interface:
-    name: str
-    mac: str = ""
-    sandbox: str = ""
-    mtu: int | None = None
+class Interface(_Record):
+    """name, mac, sandbox (netns path; empty on the host), mtu."""
+
+    _fields = (("name", _REQUIRED), ("mac", ""), ("sandbox", ""), ("mtu", None))
 
 
-@dataclass
-class IPConfig:
-    address: str            # CIDR, e.g. "10.88.0.5/16"
-    gateway: str | None = None
-    interface: int | None = None  # index into Result.interfaces
+class IPConfig(_Record):
+    """address (CIDR, e.g. "10.88.0.5/16"), gateway, interface (index into Result.interfaces)."""
+
+    _fields = (("address", _REQUIRED), ("gateway", None), ("interface", None))
 
     @property
     def ip(self) -> str:
@@ -188,21 +220,17 @@ class IPConfig:
         return ":" in self.address
 
 
-@dataclass
-class Route:
-    dst: str
-    gw: str | None = None
-    extra: dict = field(default_factory=dict)  # mtu, advmss, priority, table, scope (1.1)
+class Route(_Record):
+    """dst, gw, extra (the 1.1 fields: mtu, advmss, priority, table, scope)."""
+
+    _fields = (("dst", _REQUIRED), ("gw", None), ("extra", {}))
 
 
-@dataclass
-class Result:
-    cni_version: str
-    interfaces: list[Interface] = field(default_factory=list)
-    ips: list[IPConfig] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    dns: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
+class Result(_Record):
+    """A CNI result: cni_version, interfaces, ips, routes, dns, and raw (as the plugin wrote it)."""
+
+    _fields = (("cni_version", _REQUIRED), ("interfaces", []), ("ips", []), ("routes", []),
+               ("dns", {}), ("raw", {}))
 
 
 def _is_v6(cidr: str) -> bool:
