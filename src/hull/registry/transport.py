@@ -12,10 +12,11 @@ import http.client
 import socket
 import ssl
 import threading
-from typing import Iterable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 from urllib.parse import urlsplit
 
 from hull.registry.config import TLSFiles
+from hull.registry.proxy import Proxy, proxy_for
 
 READ_BLOCK = 1 << 20
 MAX_IDLE_PER_HOST = 16
@@ -80,8 +81,11 @@ class PooledResponse:
 class HTTPTransport:
     """The real transport. One instance may be shared by every thread."""
 
-    def __init__(self, timeout: float = 30.0):
+    def __init__(self, timeout: float = 30.0, environ: Mapping[str, str] | None = None,
+                 proxy: "Callable[[str, str], Proxy | None] | None" = None):
         self.timeout = timeout
+        # where proxies come from: the environment (default), or a function in tests
+        self._proxy_for = proxy or (lambda scheme, netloc: proxy_for(scheme, netloc, environ))
         self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
         self._contexts: dict[tuple, ssl.SSLContext] = {}
         self._lock = threading.Lock()
@@ -104,11 +108,20 @@ class HTTPTransport:
             return self._contexts.setdefault(key, context)
 
     def _connect(self, key) -> http.client.HTTPConnection:
-        scheme, netloc, tls, insecure = key
+        scheme, netloc, tls, insecure, proxy = key
         if scheme == "https":
-            return http.client.HTTPSConnection(netloc, timeout=self.timeout, blocksize=READ_BLOCK,
-                                               context=self.ssl_context(tls, insecure))
-        return http.client.HTTPConnection(netloc, timeout=self.timeout, blocksize=READ_BLOCK)
+            context = self.ssl_context(tls, insecure)
+            if proxy is None:
+                return http.client.HTTPSConnection(netloc, timeout=self.timeout,
+                                                   blocksize=READ_BLOCK, context=context)
+            conn = http.client.HTTPSConnection(proxy.host, timeout=self.timeout,
+                                               blocksize=READ_BLOCK, context=context)
+            target = urlsplit("//" + netloc)
+            headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+            conn.set_tunnel(target.hostname, target.port or 443, headers=headers)  # CONNECT
+            return conn
+        return http.client.HTTPConnection(proxy.host if proxy else netloc, timeout=self.timeout,
+                                          blocksize=READ_BLOCK)
 
     def _take(self, key) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
@@ -136,8 +149,13 @@ class HTTPTransport:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
+        proxy = self._proxy_for(parts.scheme, parts.netloc)
         key = (parts.scheme, parts.netloc, tls if parts.scheme == "https" else None,
-               insecure if parts.scheme == "https" else False)
+               insecure if parts.scheme == "https" else False, proxy)
+        if proxy is not None and parts.scheme == "http":
+            target = url  # a plain-HTTP proxy takes the absolute URL
+            if proxy.authorization:
+                headers = {**headers, "Proxy-Authorization": proxy.authorization}
         conn, reused = self._take(key)
         try:
             return self._send(key, conn, method, url, target, headers, body)

@@ -597,3 +597,102 @@ class FaultProxy:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+# --- a forward proxy --------------------------------------------------------
+
+class ForwardProxy:
+    """An HTTP forward proxy on 127.0.0.1: CONNECT tunnels and absolute-URI requests.
+
+    Forwards only to loopback addresses. ``requests`` records (method, target,
+    Proxy-Authorization header) for each request it sees.
+    """
+
+    def __init__(self):
+        self.requests: list[tuple[str, str, str | None]] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "ForwardProxy":
+        import http.client
+        import select
+        kit = self
+
+        def loopback(host: str) -> bool:
+            return host in ("127.0.0.1", "localhost", "::1")
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_CONNECT(self):
+                kit.requests.append(("CONNECT", self.path, self.headers.get("Proxy-Authorization")))
+                host, _, port = self.path.rpartition(":")
+                if not loopback(host.strip("[]")):
+                    self.send_error(403, "loopback only")
+                    return
+                upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                sockets = [self.connection, upstream]
+                try:
+                    while True:
+                        ready, _, _ = select.select(sockets, [], [], 30)
+                        if not ready:
+                            break
+                        for s in ready:
+                            data = s.recv(1 << 16)
+                            if not data:
+                                return
+                            (upstream if s is self.connection else self.connection).sendall(data)
+                finally:
+                    upstream.close()
+                    self.close_connection = True
+
+            def _forward(self):
+                kit.requests.append((self.command, self.path,
+                                     self.headers.get("Proxy-Authorization")))
+                target = urlsplit(self.path)
+                if not target.hostname or not loopback(target.hostname):
+                    self.send_error(403, "loopback only")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("proxy-authorization", "connection")}
+                conn = http.client.HTTPConnection(target.netloc, timeout=30)
+                try:
+                    path = target.path + (f"?{target.query}" if target.query else "")
+                    conn.request(self.command, path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    self.send_response(resp.status, resp.reason)
+                    for key, value in resp.getheaders():
+                        if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(data)
+                finally:
+                    conn.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name="hull-test-forward-proxy").start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
