@@ -27,8 +27,10 @@ CAPABILITIES = (
     RPC.CREATE_DELETE_VOLUME, RPC.PUBLISH_UNPUBLISH_VOLUME, RPC.LIST_VOLUMES,
     RPC.GET_CAPACITY, RPC.CREATE_DELETE_SNAPSHOT, RPC.LIST_SNAPSHOTS, RPC.CLONE_VOLUME,
     RPC.PUBLISH_READONLY, RPC.EXPAND_VOLUME, RPC.LIST_VOLUMES_PUBLISHED_NODES,
-    RPC.VOLUME_CONDITION, RPC.GET_VOLUME, RPC.SINGLE_NODE_MULTI_WRITER, RPC.MODIFY_VOLUME,
+    RPC.VOLUME_CONDITION, RPC.GET_VOLUME, RPC.SINGLE_NODE_MULTI_WRITER,
 )
+# advertised only with --mutable-parameters: without them there is nothing to
+# modify, and older csi-sanity releases fail on capabilities they do not know
 # StorageClass parameters the driver reads; the CO's own keys are ignored
 PARAMETERS = ("backend", "fsType")
 CO_PREFIX = "csi.storage.k8s.io/"
@@ -331,8 +333,10 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         return response
 
     def ControllerGetCapabilities(self, request, context):
+        types = CAPABILITIES + ((RPC.MODIFY_VOLUME,) if self.driver.config.mutable_parameters
+                                else ())
         return csi_pb2.ControllerGetCapabilitiesResponse(capabilities=[
-            csi_pb2.ControllerServiceCapability(rpc=RPC(type=t)) for t in CAPABILITIES])
+            csi_pb2.ControllerServiceCapability(rpc=RPC(type=t)) for t in types])
 
     # ---- snapshots ----
 
@@ -360,15 +364,20 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         log.info("created snapshot %s of %s", snapshot.id, snapshot.source_volume_id)
         return csi_pb2.CreateSnapshotResponse(snapshot=self.driver.snapshot_message(snapshot))
 
-    def cut_snapshot(self, volume_id: str, name: str, group_id: str, rpc: str) -> Snapshot:
-        """Copy a volume into the snapshot store (no state row yet)."""
+    def cut_snapshot(self, volume_id: str, name: str, group_id: str, rpc: str,
+                     freeze: bool = True) -> Snapshot:
+        """Copy a volume into the snapshot store (no state row yet).
+
+        ``freeze=False`` when the caller already froze the filesystem (a group).
+        """
         with self.driver.locks.hold(f"volume:{volume_id}"):
             volume = self.state.volume(volume_id)
             if volume is None:
                 raise NotFound(f"cannot {rpc}: source volume {volume_id} does not exist")
             snapshot_id = new_id("snap")
             backend = self.driver.backend(volume)
-            size = backend.snapshot(volume, snapshot_id, self.driver.staged_mount(volume.id))
+            mount = self.driver.staged_mount(volume.id) if freeze else None
+            size = backend.snapshot(volume, snapshot_id, mount)
         return Snapshot(id=snapshot_id, name=name, source_volume_id=volume.id,
                         backend=volume.backend, size=size, group_id=group_id)
 

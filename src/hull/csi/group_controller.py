@@ -1,9 +1,9 @@
 """The CSI GroupController service: crash-consistent snapshots of several
 volumes at once, kept as ordinary snapshots tagged with their group.
 
-Each member is cut while its filesystem is frozen (loop) or copied (dir);
-all members are recorded in one transaction, so a group exists whole or
-not at all.
+The mounted loop filesystems of all members are frozen together while
+the members are copied, so they show one instant; all members are recorded
+in one transaction, so a group exists whole or not at all.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hull.csi.controller import ControllerService, new_id
 from hull.csi.driver import Driver
 from hull.csi.state import GroupSnapshot
 from hull.errors import AlreadyExists, InvalidArgument, NotFound
+from hull.sys import fsfreeze
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,30 @@ class GroupControllerService(csi_pb2_grpc.GroupControllerServicer):
             group = GroupSnapshot(id=new_id("group"), name=name, source_volume_ids=sources)
             with contextlib.ExitStack() as undo:
                 members = []
-                for volume_id in sources:
-                    snap = self.controller.cut_snapshot(volume_id, f"{name}/{volume_id}",
-                                                        group.id, rpc)
-                    undo.callback(self.driver.backends[snap.backend].delete_snapshot, snap.id)
-                    members.append(snap)
+                with self._frozen(sources):
+                    for volume_id in sources:
+                        snap = self.controller.cut_snapshot(volume_id, f"{name}/{volume_id}",
+                                                            group.id, rpc, freeze=False)
+                        undo.callback(self.driver.backends[snap.backend].delete_snapshot,
+                                      snap.id)
+                        members.append(snap)
                 self.state.add_group(group, members)
                 undo.pop_all()
         log.info("created group snapshot %s of %s", group.id, ", ".join(sources))
         return csi_pb2.CreateVolumeGroupSnapshotResponse(group_snapshot=self._message(group))
+
+    @contextlib.contextmanager
+    def _frozen(self, volume_ids):
+        """Freeze every mounted loop filesystem of the group at once, so all
+        members show the same instant. Dir volumes share the host filesystem
+        and are copied as they are (freezing them would freeze the host)."""
+        with contextlib.ExitStack() as stack:
+            for volume_id in volume_ids:
+                volume = self.state.volume(volume_id)
+                mount = self.driver.staged_mount(volume_id)
+                if volume is not None and volume.backend == "loop" and mount:
+                    stack.enter_context(fsfreeze.frozen(mount))
+            yield
 
     def DeleteVolumeGroupSnapshot(self, request, context):
         rpc = "delete volume group snapshot"

@@ -18,7 +18,8 @@ from hull._generated import csi_pb2, csi_pb2_grpc
 from hull.csi import mounts, validate
 from hull.csi.driver import Driver
 from hull.csi.state import Publication, Staging, Volume
-from hull.errors import AlreadyExists, FailedPrecondition, NotFound, from_oserror
+from hull.errors import (AlreadyExists, FailedPrecondition, InvalidArgument, NotFound,
+                         from_oserror)
 
 log = logging.getLogger(__name__)
 
@@ -217,13 +218,23 @@ class NodeService(csi_pb2_grpc.NodeServicer):
             return publication, self.state.staging(publication.staging_path)
         raise NotFound(f"cannot {rpc}: volume {volume.id} is not staged or published at {path}")
 
+    def _volume_path(self, volume: Volume, value: str, rpc: str) -> str:
+        """volume_path of stats/expand: a path the volume is not at is NOT_FOUND
+        (csi-sanity sends a relative "some/path" and expects exactly that)."""
+        try:
+            path = self._path(value, "volume_path", rpc)
+        except InvalidArgument as e:
+            raise NotFound(f"cannot {rpc}: volume {volume.id} is not at {value!r}") from e
+        if not os.path.exists(path):
+            raise NotFound(f"cannot {rpc}: path {path} does not exist")
+        return path
+
     def NodeGetVolumeStats(self, request, context):
         rpc = "get volume stats"
         validate.require(request.volume_id, "volume_id", rpc)
-        path = self._path(request.volume_path, "volume_path", rpc)
+        validate.require(request.volume_path, "volume_path", rpc)
         volume = self.driver.volume(request.volume_id, rpc)
-        if not os.path.exists(path):
-            raise NotFound(f"cannot {rpc}: path {path} does not exist")
+        path = self._volume_path(volume, request.volume_path, rpc)
         place, _ = self._where(volume, path, rpc)
         condition = self.driver.condition(volume)
         if place.block:
@@ -247,13 +258,12 @@ class NodeService(csi_pb2_grpc.NodeServicer):
     def NodeExpandVolume(self, request, context):
         rpc = "expand volume on node"
         validate.require(request.volume_id, "volume_id", rpc)
-        path = self._path(request.volume_path, "volume_path", rpc)
+        validate.require(request.volume_path, "volume_path", rpc)
         cap = validate.capability(request.volume_capability, rpc) \
             if request.HasField("volume_capability") else None
         with self.driver.locks.hold(f"volume:{request.volume_id}"):
             volume = self.driver.volume(request.volume_id, rpc)
-            if not os.path.exists(path):
-                raise NotFound(f"cannot {rpc}: path {path} does not exist")
+            path = self._volume_path(volume, request.volume_path, rpc)
             _, staging = self._where(volume, path, rpc)
             if request.HasField("capacity_range"):
                 validate.capacity(request.capacity_range, volume.capacity, 1, 1,

@@ -35,10 +35,10 @@ class DirBackend(Backend):
         os.rename(tmp, final)
 
     def create(self, volume: Volume) -> None:
-        tmp = self._tmp(self.volumes_dir, volume.id)
-        self._remove_path(tmp)
-        os.mkdir(tmp)
-        self._publish_dir(tmp, self.path(volume.id))
+        # mkdir is atomic: an empty volume needs no temporary name
+        path = self.path(volume.id)
+        os.mkdir(path)
+        os.chmod(path, 0o777)
 
     def create_from_snapshot(self, volume: Volume, snapshot: Snapshot) -> None:
         self._clone(self.snapshot_path(snapshot.id), volume.id)

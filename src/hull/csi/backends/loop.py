@@ -263,10 +263,12 @@ class LoopBackend(Backend):
             raise FailedPrecondition(f"cannot expand volume {volume.id} on the node: it "
                                      f"is not staged")
         loop.set_capacity(device)
+        size = loop.size_bytes(device)
         if staging is not None and not staging.block:
             fs_type = staging.fs_type or fs_on(device)
-            grow_fs(device, fs_type, staging.path)
-        return loop.size_bytes(device)
+            if fs_type == "xfs" or _fs_size(device, fs_type) < size - MiB:
+                grow_fs(device, fs_type, staging.path)
+        return size
 
     @contextlib.contextmanager
     def files(self, volume: Volume, staged_mount: str | None) -> Iterator[str]:
