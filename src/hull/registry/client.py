@@ -373,6 +373,32 @@ class RegistryClient:
         assert last is not None
         raise last
 
+    def list_tags(self, ref: Reference | str, page_size: int = 1000) -> list[str]:
+        """Every tag of the repository, following ``Link: <...>; rel="next"`` pages."""
+        ref = parse(ref) if isinstance(ref, str) else ref
+        endpoint = self.config.push_endpoint(ref)  # the upstream: mirrors may be partial
+        what = f"list tags of {ref.name}"
+        url = self.url(endpoint, f"tags/list?n={page_size}")
+        tags: list[str] = []
+        for _ in range(10_000):  # a registry that loops its Link header must not hang us
+            resp = self.send(endpoint, "GET", url, what=what,
+                             scopes=[repository_scope(endpoint.repository)])
+            if resp.status != 200:
+                raise self.status_error(resp, what, endpoint)
+            link = resp.headers.get("Link", "")
+            try:
+                tags += json.loads(resp.read(MAX_MANIFEST_SIZE)).get("tags") or []
+            except (ValueError, AttributeError) as e:
+                raise InvalidArgument(f"cannot {what}: unreadable answer from "
+                                      f"{endpoint.host}") from e
+            finally:
+                resp.close()
+            next_url = _next_link(link)
+            if not next_url:
+                return tags
+            url = urljoin(url, next_url)
+        raise Internal(f"cannot {what}: {endpoint.host} pages its tag list without end")
+
     # --- push ------------------------------------------------------------
 
     def push_blob(self, ref: Reference | str, descriptor, open_reader: Callable[[], Any], *,
@@ -399,6 +425,15 @@ class RegistryClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _next_link(header: str) -> str | None:
+    """The target of ``<url>; rel="next"`` in a Link header (RFC 8288)."""
+    for part in header.split(","):
+        target, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", "") or "rel=next" in params.replace(" ", ""):
+            return target.strip().strip("<>")
+    return None
 
 
 def _drain(resp) -> None:

@@ -130,3 +130,9 @@ def test_artifact_config_is_refused(client, plain_registry, layout):
     client.push_manifest(f"{plain_registry.host}/hull-test/artifact:v1", media.OCI_MANIFEST, data)
     with pytest.raises(InvalidArgument, match="not a container image config"):
         client.resolve(f"{plain_registry.host}/hull-test/artifact:v1")
+
+
+def test_list_tags_follows_pages(client, plain_registry):
+    assert sorted(client.list_tags(f"{plain_registry.host}/{REPO}", page_size=1)) == ["multi", "v1"]
+    with pytest.raises(NotFound, match="list tags of .*hull-test/absent: repository name not known"):
+        client.list_tags(f"{plain_registry.host}/hull-test/absent")

@@ -367,3 +367,12 @@ def test_explicit_credentials_never_go_to_a_mirror(tmp_path):
     assert not resolved.endpoint.mirror  # the mirror wanted credentials it was not given
     sent = [(u.split("/")[2], h.get("Authorization")) for _, u, h in transport.calls]
     assert sent == [("m.example", None), ("m.example", None), (HOST, None), (HOST, "Basic dTpw")]
+
+
+def test_list_tags_pages():
+    client, transport, _ = make_client(Script()
+        .on("tags/list?n=2", json_response(200, {"name": "team/app", "tags": ["a", "b"]},
+                                           {"Link": '</v2/team/app/tags/list?n=2&last=b>; rel="next"'}))
+        .on("last=b", json_response(200, {"name": "team/app", "tags": ["c"]})))
+    assert client.list_tags(f"{HOST}/team/app", page_size=2) == ["a", "b", "c"]
+    assert transport.calls[1][1] == f"https://{HOST}/v2/team/app/tags/list?n=2&last=b"
