@@ -72,9 +72,16 @@ def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hasher(data).hexdigest()}"
 
 
+#: what OpenSSL says when the "TLS server" answers a ClientHello in plain HTTP
+_PLAIN_HTTP_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST",
+                                 "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"})
+
+
 def _speaks_plain_http(error: BaseException) -> bool:
     """An https attempt met a server that answered in plain HTTP."""
-    return isinstance(error, ssl.SSLError) and not isinstance(error, ssl.SSLCertVerificationError)
+    return (isinstance(error, ssl.SSLError)
+            and not isinstance(error, ssl.SSLCertVerificationError)
+            and getattr(error, "reason", None) in _PLAIN_HTTP_REASONS)
 
 
 class RegistryClient:
@@ -241,14 +248,34 @@ class RegistryClient:
         try:
             body = resp.read(MAX_MANIFEST_SIZE + 1)
         except Exception as e:
-            resp.close()
             raise self._connection_error(e, endpoint.host, what) from e
         finally:
             resp.close()
+        media_type, digest = self._check_manifest(
+            what, endpoint, obj, body, resp.headers.get("Content-Type", ""), expected, size,
+            resp.headers.get("Docker-Content-Digest"))
+        return body, media_type, digest
+
+    def head_manifest(self, endpoint: Endpoint, ref: Reference, obj: str) -> str | None:
+        """The digest the registry names for a tag (HEAD, no body), or None if it does not say."""
+        what = f"pull image {ref}"
+        resp = self.send(endpoint, "HEAD", self.url(endpoint, f"manifests/{obj}"), what=what,
+                         scopes=[repository_scope(endpoint.repository)],
+                         headers={"Accept": media.MANIFEST_ACCEPT})
+        resp.close()
+        if resp.status != 200:
+            if resp.status in (404, 401, 403) or resp.status >= 500:
+                raise self.status_error(resp, what, endpoint)
+            return None
+        return resp.headers.get("Docker-Content-Digest") or None
+
+    def _check_manifest(self, what: str, endpoint: Endpoint, obj: str, body: bytes,
+                        content_type: str, expected: str | None, size: int | None,
+                        claimed: str | None) -> tuple[str, str]:
         if len(body) > MAX_MANIFEST_SIZE:
             raise InvalidArgument(f"cannot {what}: manifest {obj} is larger than "
                                   f"{MAX_MANIFEST_SIZE} bytes")
-        media_type = media.sniff_media_type(resp.headers.get("Content-Type", ""), body)
+        media_type = media.sniff_media_type(content_type, body)
         if media_type in media.SCHEMA1:
             raise InvalidArgument(
                 f"cannot {what}: Docker image manifest schema 1 is not supported "
@@ -262,14 +289,26 @@ class RegistryClient:
         if expected and digest != expected:
             raise InvalidArgument(f"cannot {what}: manifest digest mismatch: asked for {expected}, "
                                   f"{endpoint.host} sent content with digest {digest}")
-        claimed = resp.headers.get("Docker-Content-Digest")
         if claimed and claimed.startswith(algorithm + ":") and claimed != digest:
             raise InvalidArgument(f"cannot {what}: manifest digest mismatch: {endpoint.host} "
                                   f"claims {claimed} but sent content with digest {digest}")
         if size is not None and len(body) != size:
             raise InvalidArgument(f"cannot {what}: manifest {obj} is {len(body)} bytes, "
                                   f"its descriptor says {size}")
-        return body, media_type, digest
+        return media_type, digest
+
+    def _manifest(self, endpoint: Endpoint, ref: Reference, obj: str, expected: str | None,
+                  size: int | None, cached: "Callable[[str], bytes | None] | None"
+                  ) -> tuple[bytes, str, str]:
+        """A manifest from ``cached`` when it holds the digest (a HEAD for tags), else a GET."""
+        if cached is not None:
+            digest = expected or self.head_manifest(endpoint, ref, obj)
+            body = cached(digest) if digest else None
+            if body is not None:
+                media_type, digest = self._check_manifest(
+                    f"pull image {ref}", endpoint, obj, body, "", digest, size, None)
+                return body, media_type, digest
+        return self.get_manifest(endpoint, ref, obj, expected=expected, size=size)
 
     def select_platform(self, ref: Reference, index: dict) -> Descriptor:
         entries = index.get("manifests")
@@ -291,8 +330,9 @@ class RegistryClient:
                            f"(the index offers {', '.join(offered) or 'no platforms'})")
         return _part(ref, best, "index entry")
 
-    def _resolve_at(self, ref: Reference, endpoint: Endpoint) -> Resolved:
-        body, media_type, digest = self.get_manifest(endpoint, ref, ref.object, expected=ref.digest)
+    def _resolve_at(self, ref: Reference, endpoint: Endpoint, cached) -> Resolved:
+        body, media_type, digest = self._manifest(endpoint, ref, ref.object, ref.digest, None,
+                                                  cached)
         index = index_type = index_digest = None
         depth = 0
         while media_type in media.INDEXES:
@@ -302,8 +342,8 @@ class RegistryClient:
             if index is None:
                 index, index_type, index_digest = body, media_type, digest
             chosen = self.select_platform(ref, _json(ref, body))
-            body, media_type, digest = self.get_manifest(endpoint, ref, chosen.digest,
-                                                         expected=chosen.digest, size=chosen.size)
+            body, media_type, digest = self._manifest(endpoint, ref, chosen.digest, chosen.digest,
+                                                      chosen.size, cached)
         parsed = _json(ref, body)
         config, layers = _image_parts(ref, parsed)
         return Resolved(ref=ref, index_digest=index_digest, manifest_digest=digest,
@@ -311,14 +351,20 @@ class RegistryClient:
                         config=config, layers=layers, endpoint=endpoint, index=index,
                         index_media_type=index_type)
 
-    def resolve(self, ref: Reference | str) -> Resolved:
-        """Find the manifest ``ref`` names for this client's platform, mirrors first."""
+    def resolve(self, ref: Reference | str, *,
+                cached: Callable[[str], bytes | None] | None = None) -> Resolved:
+        """Find the manifest ``ref`` names for this client's platform, mirrors first.
+
+        ``cached(digest)`` may return manifest or index bytes already held (the
+        content store): then a tag costs one HEAD and known manifests no GET, as
+        containerd resolves. Cached bytes are checked against their digest too.
+        """
         ref = parse(ref) if isinstance(ref, str) else ref
         endpoints = self.config.endpoints(ref)
         tried: list[str] = []
         for position, endpoint in enumerate(endpoints):
             try:
-                resolved = self._resolve_at(ref, endpoint)
+                resolved = self._resolve_at(ref, endpoint, cached)
             except (NotFound, Unavailable, PermissionDenied, DeadlineExceeded, InvalidArgument,
                     ResourceExhausted) as e:
                 if position == len(endpoints) - 1:

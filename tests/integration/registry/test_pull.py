@@ -136,3 +136,19 @@ def test_list_tags_follows_pages(client, plain_registry):
     assert sorted(client.list_tags(f"{plain_registry.host}/{REPO}", page_size=1)) == ["multi", "v1"]
     with pytest.raises(NotFound, match="list tags of .*hull-test/absent: repository name not known"):
         client.list_tags(f"{plain_registry.host}/hull-test/absent")
+
+
+def test_cached_index_and_manifest_cost_one_head(plain_registry, layout):
+    proxy = kit.FaultProxy(plain_registry).start()
+    try:
+        held = {}
+        for tag in ("multi", "v1"):
+            desc, data = kit.layout_manifest(layout, tag)
+            held[desc["digest"]] = data
+        with RegistryClient(RegistryConfig([]), platform="linux/amd64") as client:
+            resolved = client.resolve(f"{proxy.host}/{REPO}:multi", cached=held.get)
+        assert resolved.index == held[resolved.index_digest]
+        assert resolved.manifest == held[resolved.manifest_digest]
+        assert [(m, p) for m, p, h in proxy.requests] == [("HEAD", f"/v2/{REPO}/manifests/multi")]
+    finally:
+        proxy.stop()

@@ -143,7 +143,9 @@ def test_redirect_to_other_host_drops_authorization():
 def test_https_falls_back_to_http_on_loopback_only():
     def handler(method, url, headers, body):
         if url.startswith("https:"):
-            return ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+            error = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+            error.reason = "WRONG_VERSION_NUMBER"
+            return error
         return manifest_response()
 
     client, transport, _ = make_client(handler)
@@ -376,3 +378,39 @@ def test_list_tags_pages():
         .on("last=b", json_response(200, {"name": "team/app", "tags": ["c"]})))
     assert client.list_tags(f"{HOST}/team/app", page_size=2) == ["a", "b", "c"]
     assert transport.calls[1][1] == f"https://{HOST}/v2/team/app/tags/list?n=2&last=b"
+
+
+def test_other_tls_failures_do_not_fall_back_to_http():
+    def handler(method, url, headers, body):
+        error = ssl.SSLError(1, "[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version")
+        error.reason = "TLSV1_ALERT_PROTOCOL_VERSION"
+        return error if url.startswith("https:") else manifest_response()
+
+    client, transport, _ = make_client(handler)
+    with pytest.raises(Unavailable, match="TLS handshake with 127.0.0.1:5000 failed: "
+                                          "TLSV1_ALERT_PROTOCOL_VERSION"):
+        client.resolve("127.0.0.1:5000/a:1")
+    assert all(u.startswith("https:") for _, u, _ in transport.calls)
+
+
+def test_resolve_with_cached_manifest_sends_only_a_head():
+    def handler(method, url, headers, body):
+        assert method == "HEAD", "a cached manifest must not be fetched again"
+        return FakeResponse(200, b"", {"Docker-Content-Digest": digest(MANIFEST),
+                                       "Content-Type": media.OCI_MANIFEST})
+
+    client, transport, _ = make_client(handler)
+    asked = []
+    resolved = client.resolve(f"{HOST}/team/app:v1",
+                              cached=lambda d: asked.append(d) or MANIFEST)
+    assert resolved.manifest_digest == digest(MANIFEST) and asked == [digest(MANIFEST)]
+    assert [m for m, _, _ in transport.calls] == ["HEAD"]
+
+
+def test_resolve_with_cache_miss_gets_the_manifest():
+    client, transport, _ = make_client(Script().on("/manifests/v1", lambda m, u, h, b: (
+        FakeResponse(200, b"", {"Docker-Content-Digest": digest(MANIFEST)}) if m == "HEAD"
+        else manifest_response()), manifest_response()))
+    resolved = client.resolve(f"{HOST}/team/app:v1", cached=lambda d: None)
+    assert resolved.manifest == MANIFEST
+    assert [m for m, _, _ in transport.calls] == ["HEAD", "GET"]
