@@ -52,10 +52,12 @@ def _stream(path: str, mode: str):
 def cmd_ls(args) -> int:
     driver = _driver(args)
     try:
-        print(f"{'VOLUME ID':<40} {'NAME':<30} {'BACKEND':<8} {'SIZE':>12} {'FS':<5}")
+        print(f"{'VOLUME ID':<40} {'NAME':<30} {'BACKEND':<8} {'SIZE':>12} {'FS':<5} "
+              f"MUTABLE")
         for v in driver.state.volumes():
+            mutable = ",".join(f"{k}={val}" for k, val in sorted(v.mutable.items())) or "-"
             print(f"{v.id:<40} {v.name[:30]:<30} {v.backend:<8} {v.capacity:>12} "
-                  f"{v.fs_type or '-':<5}")
+                  f"{v.fs_type or '-':<5} {mutable}")
     finally:
         driver.close()
     return 0

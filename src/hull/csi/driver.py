@@ -58,10 +58,12 @@ class Driver:
     # ---- state -> messages ----
 
     def volume_message(self, volume: Volume) -> csi_pb2.Volume:
+        # volume_context must never change: only what was fixed at creation
+        context = {"backend": volume.backend}
+        if volume.parameters.get("fsType"):
+            context["fsType"] = volume.parameters["fsType"]
         message = csi_pb2.Volume(
-            volume_id=volume.id, capacity_bytes=volume.capacity,
-            volume_context={"backend": volume.backend, **({"fsType": volume.fs_type}
-                                                          if volume.fs_type else {})},
+            volume_id=volume.id, capacity_bytes=volume.capacity, volume_context=context,
             accessible_topology=[self.topology()])
         if volume.source_kind == "snapshot":
             message.content_source.snapshot.snapshot_id = volume.source_id

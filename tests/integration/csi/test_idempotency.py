@@ -4,6 +4,8 @@ pagination walks all entries; group snapshots; capabilities."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -167,7 +169,20 @@ def test_capabilities_and_modify(plugin):
     vol = plugin.create("hull-csi-test-modify")
     plugin.controller.ControllerModifyVolume(pb.ControllerModifyVolumeRequest(
         volume_id=vol.volume_id, mutable_parameters={"iops": "500"}))
+    listed = subprocess.run([sys.executable, "-m", "hull.cli.main", "volume", "ls",
+                             "--csi-root", plugin.root], capture_output=True, text=True)
+    assert "iops=500" in listed.stdout, listed.stderr
     capacity = plugin.controller.GetCapacity(pb.GetCapacityRequest(
         parameters={"backend": "loop"}))
     assert capacity.available_capacity > 0
     assert capacity.minimum_volume_size.value > 0
+
+
+def test_volume_context_never_changes(plugin):
+    """Formatting at first stage must not leak into volume_context."""
+    vol = plugin.create("hull-csi-test-context", backend="loop")
+    plugin.stage(vol.volume_id, f"{plugin.base}/staging")
+    got = plugin.controller.ControllerGetVolume(pb.ControllerGetVolumeRequest(
+        volume_id=vol.volume_id)).volume
+    assert dict(got.volume_context) == dict(vol.volume_context) == {"backend": "loop"}
+    plugin.unstage(vol.volume_id, f"{plugin.base}/staging")
