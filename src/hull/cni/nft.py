@@ -1,0 +1,120 @@
+"""nftables through the ``nft`` command, for the bridge (masquerade) and portmap.
+
+Each change is one ``nft -f -`` transaction, so it applies whole or not at
+all. Per-container state lives in map/set elements whose comment names the
+container; DEL finds them by that comment, so it needs nothing cached.
+A flock per table serialises the "delete the table once it is empty" step
+against concurrent ADDs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+from hull.cni import procexec
+
+LOCK_DIR = "/run/hull/cni"
+
+
+class NftError(Exception):
+    pass
+
+
+def available() -> bool:
+    return any(os.access(os.path.join(d, "nft"), os.X_OK)
+               for d in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":") + ["/usr/sbin", "/sbin"])
+
+
+def _nft_argv() -> list[str]:
+    for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin"):
+        if os.access(os.path.join(d, "nft"), os.X_OK):
+            return [os.path.join(d, "nft")]
+    return ["nft"]
+
+
+def apply(script: str) -> None:
+    """Run an nft script as one transaction."""
+    rc, _, err = procexec.run(_nft_argv() + ["-f", "-"], script.encode())
+    if rc != 0:
+        raise NftError(f"nft failed: {err.decode(errors='replace').strip()}\nscript:\n{script}")
+
+
+def list_json(what: str) -> list[dict]:
+    """``nft -j list <what>`` decoded; [] when the object does not exist."""
+    rc, out, err = procexec.run(_nft_argv() + ["-j", "list"] + what.split())
+    if rc != 0:
+        text = err.decode(errors="replace")
+        if "No such file or directory" in text or "does not exist" in text:
+            return []
+        raise NftError(f"nft list {what} failed: {text.strip()}")
+    return json.loads(out).get("nftables", [])
+
+
+def elements(family: str, table: str, name: str, kind: str = "map") -> list[dict]:
+    """Elements of a set or map: dicts with "key" (nft text), "comment", "raw"."""
+    found = []
+    for obj in list_json(f"{kind} {family} {table} {name}"):
+        body = obj.get(kind)
+        if not body:
+            continue
+        for elem in body.get("elem", []):
+            key, value = (elem if isinstance(elem, list) else (elem, None))
+            comment = ""
+            if isinstance(key, dict) and "elem" in key:
+                comment = key["elem"].get("comment", "")
+                key = key["elem"]["val"]
+            found.append({"key": key_text(key), "comment": comment, "value": value})
+    return found
+
+
+def key_text(key) -> str:
+    """An element key from nft's JSON back to its text form."""
+    if isinstance(key, dict) and "concat" in key:
+        return " . ".join(key_text(k) for k in key["concat"])
+    if isinstance(key, dict) and "prefix" in key:
+        return f"{key['prefix']['addr']}/{key['prefix']['len']}"
+    return str(key)
+
+
+def quote(text: str) -> str:
+    return '"' + text.replace('"', "'") + '"'
+
+
+class TableLock:
+    """flock serialising writers of one nft table."""
+
+    def __init__(self, family: str, table: str):
+        self.path = os.path.join(LOCK_DIR, f"{family}-{table}.lock")
+        self.fd = -1
+
+    def __enter__(self):
+        os.makedirs(LOCK_DIR, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def remove_elements_of(family: str, table: str, maps: list[tuple[str, str]], tag: str) -> int:
+    """Delete every element whose comment ends with ``tag`` from the given (kind, name)
+    sets/maps; delete the table once none of them holds anything. Returns how many went."""
+    with TableLock(family, table):
+        script, left, removed = [], 0, 0
+        for kind, name in maps:
+            for elem in elements(family, table, name, kind):
+                if elem["comment"].endswith(tag):
+                    script.append(f"delete element {family} {table} {name} {{ {elem['key']} }}")
+                    removed += 1
+                else:
+                    left += 1
+        if removed and not left:
+            script = [f"delete table {family} {table}"]
+        elif not removed and not left and list_json(f"table {family} {table}"):
+            script = [f"delete table {family} {table}"]
+        if script:
+            apply("\n".join(script) + "\n")
+        return removed
