@@ -24,7 +24,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,10 +109,8 @@ class TokenServer:
         _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
               "-subj", "/CN=hull test token issuer", "-keyout", str(self.key),
               "-out", str(self.cert)])
-        der = _run(["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
-                   text=False).stdout if False else subprocess.run(
-            ["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
-            capture_output=True, check=True).stdout
+        der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
+                             capture_output=True, check=True).stdout
         self._x5c = base64.b64encode(der).decode()
         self.refresh_tokens: dict[str, str] = {}
         self.requests: list[tuple[str, dict, str]] = []
@@ -461,15 +458,6 @@ def layout_manifest(layout: str | os.PathLike, tag: str) -> tuple[dict, bytes]:
 
 def layout_blob(layout: str | os.PathLike, digest: str) -> bytes:
     return _layout_blob(Path(layout), digest).read_bytes()
-
-
-def http_get(url: str, timeout: float = 5) -> int:
-    """Status of a GET, for readiness checks in tests (no TLS verification tricks)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as e:
-        return e.code
 
 
 # --- a proxy that misbehaves on purpose -----------------------------------
