@@ -100,16 +100,38 @@ def own_oom_score_adj() -> int:
         return 0
 
 
+def host_capabilities() -> list[str]:
+    """The capabilities hulld itself may grant: its bounding set (bits in ALL_CAPS order)."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("CapBnd:"))
+        mask = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError):
+        return list(ALL_CAPS)
+    return [name for bit, name in enumerate(ALL_CAPS) if mask & (1 << bit)]
+
+
+HOST_CAPS = host_capabilities()
+
+
 def capabilities_for(sc: api.LinuxContainerSecurityContext) -> tuple[list[str], list[str]]:
-    """(bounding/effective/permitted set, ambient set)."""
+    """(bounding/effective/permitted set, ambient set), within what hulld holds."""
     if sc.privileged:
-        return list(ALL_CAPS), []
+        return list(HOST_CAPS), []
+    caps, ambient = _requested_caps(sc)
+    dropped = [c for c in caps if c not in HOST_CAPS]
+    if dropped:
+        log.info("capabilities %s left out: hulld does not hold them", ", ".join(dropped))
+    return [c for c in caps if c in HOST_CAPS], [c for c in ambient if c in HOST_CAPS]
+
+
+def _requested_caps(sc: api.LinuxContainerSecurityContext) -> tuple[list[str], list[str]]:
     caps = list(DEFAULT_CAPS)
     adds = [_cap(c) for c in sc.capabilities.add_capabilities]
     drops = [_cap(c) for c in sc.capabilities.drop_capabilities]
     ambient = [_cap(c) for c in sc.capabilities.add_ambient_capabilities]
     if "CAP_ALL" in adds:
-        caps = list(ALL_CAPS)
+        caps = list(HOST_CAPS)
     caps += [c for c in adds + ambient if c != "CAP_ALL" and c not in caps]
     if "CAP_ALL" in drops:
         caps = [c for c in adds + ambient if c != "CAP_ALL"]
