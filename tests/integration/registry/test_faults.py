@@ -96,3 +96,17 @@ def test_corrupt_manifest_by_tag_contradicts_registry_digest(client, proxy):
     proxy.add(Fault(path_contains="/manifests/v1", tamper=True))
     with pytest.raises(InvalidArgument, match="manifest digest mismatch: .* claims sha256:"):
         client.resolve(f"{proxy.host}/{REPO}:v1")
+
+
+def test_registry_that_never_answers_times_out():
+    import socket
+
+    from hull.errors import DeadlineExceeded
+    with socket.socket() as listener:  # accepts connections (the backlog) but never speaks
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        with RegistryClient(RegistryConfig([]), timeout=0.3,
+                            retry=RetryPolicy(attempts=2, initial=0.01)) as client:
+            with pytest.raises(DeadlineExceeded, match=f"127.0.0.1:{port} did not answer in time"):
+                client.resolve(f"127.0.0.1:{port}/x:1")

@@ -414,3 +414,23 @@ def test_resolve_with_cache_miss_gets_the_manifest():
     resolved = client.resolve(f"{HOST}/team/app:v1", cached=lambda d: None)
     assert resolved.manifest == MANIFEST
     assert [m for m, _, _ in transport.calls] == ["HEAD", "GET"]
+
+
+def test_docker_manifest_list_is_followed():
+    docker_manifest = json.dumps({"schemaVersion": 2, "mediaType": media.DOCKER_MANIFEST,
+                                  "config": blob(CONFIG, media.DOCKER_CONFIG),
+                                  "layers": [blob(LAYER, "application/vnd.docker.image.rootfs."
+                                                         "diff.tar.gzip")]}).encode()
+    listing = json.dumps({"schemaVersion": 2, "mediaType": media.DOCKER_MANIFEST_LIST,
+                          "manifests": [{**blob(docker_manifest, media.DOCKER_MANIFEST),
+                                         "platform": {"os": "linux", "architecture": "amd64"}}]
+                          }).encode()
+    client, _, _ = make_client(Script()
+                               .on("/manifests/v1", manifest_response(listing,
+                                                                      media.DOCKER_MANIFEST_LIST))
+                               .on("/manifests/sha256:", manifest_response(docker_manifest,
+                                                                           media.DOCKER_MANIFEST)))
+    resolved = client.resolve(f"{HOST}/team/app:v1")
+    assert resolved.index_media_type == media.DOCKER_MANIFEST_LIST
+    assert resolved.manifest_media_type == media.DOCKER_MANIFEST
+    assert resolved.config.media_type == media.DOCKER_CONFIG
