@@ -129,6 +129,8 @@ class RegistryClient:
             return self._schemes.get(endpoint.host, endpoint.scheme)
 
     def url(self, endpoint: Endpoint, path: str) -> str:
+        if not endpoint.repository:
+            return f"{self.scheme(endpoint)}://{endpoint.host}/v2/{path}"
         return f"{self.scheme(endpoint)}://{endpoint.host}/v2/{endpoint.repository}/{path}"
 
     def _connection_error(self, error: BaseException, host: str, what: str) -> HullError:
@@ -444,6 +446,16 @@ class RegistryClient:
                 return tags
             url = urljoin(url, next_url)
         raise Internal(f"cannot {what}: {endpoint.host} pages its tag list without end")
+
+    def check_login(self, host: str) -> Endpoint:
+        """Prove the client's credentials on ``host`` (``GET /v2/``), as ``docker login`` does."""
+        endpoint = self.config.registry_endpoint(host)
+        what = f"log in to {host}"
+        resp = self.send(endpoint, "GET", self.url(endpoint, ""), what=what, scopes=[])
+        if resp.status != 200:
+            raise self.status_error(resp, what, endpoint)
+        _drain(resp)
+        return dataclasses.replace(endpoint, scheme=self.scheme(endpoint))
 
     # --- push ------------------------------------------------------------
 

@@ -283,6 +283,16 @@ class RegistryConfig:
         """Pushes go to the upstream location, never to a mirror (as podman does)."""
         return [e for e in self.endpoints(ref.with_digest(None)) if not e.mirror][-1]
 
+    def registry_endpoint(self, host: str) -> Endpoint:
+        """The upstream endpoint of a registry host itself (``/v2/``), for login checks."""
+        host = "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
+        entry = self.entry_for(host)
+        if entry is not None and entry.blocked:
+            raise PermissionDenied(f"cannot log in to {host}: registry is blocked by "
+                                   f"{self.path or 'the registry config'}")
+        insecure = bool(entry and entry.insecure)
+        return self._endpoint(host, insecure, False)
+
     def credentials(self, endpoint: Endpoint) -> Credentials | None:
         host = "docker.io" if endpoint.host == DOCKER_HUB_API_HOST else endpoint.host
         return self.credential_store.lookup(host, endpoint.repository)

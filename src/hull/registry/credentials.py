@@ -158,3 +158,66 @@ class CredentialStore:
                 if found:
                     return found
         return None
+
+
+def _rewrite_auth_file(path: Path, change) -> None:
+    """Apply ``change(doc)`` to a config.json atomically (temp file, fsync, rename), mode 0600."""
+    import tempfile
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_bytes() or b"{}")
+    except FileNotFoundError:
+        doc = {}
+    except ValueError as e:
+        raise InvalidArgument(f"cannot update credentials file {path}: {e}") from e
+    if not isinstance(doc, dict):
+        raise InvalidArgument(f"cannot update credentials file {path}: not a JSON object")
+    change(doc)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temp = tempfile.mkstemp(prefix=".auth-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            json.dump(doc, f, indent="\t")
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def store_credentials(path: str | os.PathLike, host: str, creds: Credentials) -> None:
+    """Save ``creds`` for ``host`` in a Docker-style config.json (what ``login`` writes)."""
+    key = "https://index.docker.io/v1/" if _normalize_key(host) == "docker.io" else host
+    entry: dict = {}
+    if creds.identity_token:
+        entry["identitytoken"] = creds.identity_token
+    elif creds.username:
+        entry["auth"] = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+    if creds.registry_token:
+        entry["registrytoken"] = creds.registry_token
+
+    def change(doc: dict) -> None:
+        auths = doc.setdefault("auths", {})
+        for existing in [k for k in auths if _normalize_key(k) == _normalize_key(host)]:
+            del auths[existing]
+        auths[key] = entry
+
+    _rewrite_auth_file(Path(path), change)
+
+
+def remove_credentials(path: str | os.PathLike, host: str) -> bool:
+    """Forget ``host`` in a config.json (``logout``); False when nothing was stored."""
+    removed = []
+
+    def change(doc: dict) -> None:
+        auths = doc.get("auths") or {}
+        for key in [k for k in auths if _normalize_key(k) == _normalize_key(host)]:
+            removed.append(auths.pop(key))
+
+    if not Path(path).exists():
+        return False
+    _rewrite_auth_file(Path(path), change)
+    return bool(removed)

@@ -135,3 +135,21 @@ def test_registry_token_is_sent_as_is(token_registry, token_server):
     with _client(credentials=Credentials(registry_token=token)) as client:
         assert client.resolve(f"{token_registry.host}/{REPO}:v1").layers
     assert len(token_server.requests) == before  # no token server round trip
+
+
+# --- login checks -------------------------------------------------------------
+
+def test_check_login_basic(tls_registry):
+    with _client(tls_registry.certs_dir, credentials=Credentials(USER, PASSWORD)) as client:
+        assert client.check_login(tls_registry.host).scheme == "https"
+    with _client(tls_registry.certs_dir, credentials=Credentials(USER, "bad")) as client:
+        with pytest.raises(PermissionDenied, match=f"cannot log in to {tls_registry.host}"):
+            client.check_login(tls_registry.host)
+
+
+def test_check_login_token(token_registry):
+    with _client(credentials=Credentials(USER, PASSWORD)) as client:
+        client.check_login(token_registry.host)
+    with _client(credentials=Credentials(USER, "bad")) as client:
+        with pytest.raises(PermissionDenied, match="incorrect username or password"):
+            client.check_login(token_registry.host)

@@ -101,3 +101,22 @@ def test_secrets_stay_out_of_repr():
     text = repr(Credentials("u", "hunter2", "idtok"))
     assert "hunter2" not in text and "idtok" not in text and "u" in text
     assert not Credentials() and Credentials(registry_token="t")
+
+
+def test_store_and_remove_credentials(tmp_path):
+    from hull.registry.credentials import remove_credentials, store_credentials
+    path = tmp_path / "docker" / "config.json"
+    store_credentials(path, "r.example:5000", Credentials("u", "p"))
+    store_credentials(path, "docker.io", Credentials(identity_token="idt"))
+    store_credentials(path, "https://r.example:5000", Credentials("u2", "p2"))  # replaces
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    doc = json.loads(path.read_text())
+    assert doc["auths"] == {"https://index.docker.io/v1/": {"identitytoken": "idt"},
+                            "https://r.example:5000": {"auth": b64("u2:p2")}}
+    loaded = CredentialStore([path])
+    assert loaded.lookup("r.example:5000") == Credentials("u2", "p2")
+    assert remove_credentials(path, "r.example:5000") is True
+    assert remove_credentials(path, "r.example:5000") is False
+    assert remove_credentials(tmp_path / "absent.json", "x") is False
+    assert list(json.loads(path.read_text())["auths"]) == ["https://index.docker.io/v1/"]
+    assert [p.name for p in path.parent.iterdir()] == ["config.json"]  # no temp files left
