@@ -1,10 +1,12 @@
-"""Blob download throughput: hull's registry client against skopeo, one run, side by side.
+"""Blob download throughput: hull's registry client against skopeo and containerd, side by side.
 
 Starts a local docker-registry (hull.testing.registry), pushes an image with
 a few large random layers and many small ones, then times fetching every blob
 of it: hull (parallel streams, sha256 computed as the content store would, written to files)
-and `skopeo copy docker://... dir:` (which also verifies digests). Repeats
-each ROUNDS times and prints medians and the ratio. Loopback only.
+`skopeo copy docker://... dir:` (which also verifies digests) and
+`ctr content fetch` into a containerd started here with its own root (fresh
+per round, stopped by PID after). Repeats each ROUNDS times and prints medians
+and ratios. Loopback only.
 
     .venv/bin/python bench/registry_fetch.py [--mb 200] [--rounds 5] [--tls]
 """
@@ -82,6 +84,66 @@ def skopeo_fetch(reg: kit.RegistryServer, target: str, dest: Path, creds: bool) 
     subprocess.run(args + [f"docker://{target}", f"dir:{dest}"], check=True)
 
 
+class Containerd:
+    """containerd with its own root and socket, content only (CRI plugin off)."""
+
+    def __init__(self, base: Path):
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+        self.base, self.socket = base, base / "c.sock"
+        config = base / "config.toml"
+        config.write_text('version = 2\n'
+                          f'root = "{base / "root"}"\nstate = "{base / "state"}"\n'
+                          'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                          f'[grpc]\n  address = "{self.socket}"\n'
+                          f'[ttrpc]\n  address = "{self.socket}.ttrpc"\n'
+                          f'[debug]\n  address = "{self.socket}.debug"\n')
+        self.log = open(base / "containerd.log", "w")
+        self.proc = subprocess.Popen(["containerd", "--config", str(config)], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"containerd did not start: see {base / 'containerd.log'}")
+            time.sleep(0.05)
+
+    def fetch(self, reg: kit.RegistryServer, target: str, creds: bool) -> None:
+        args = ["ctr", "--address", str(self.socket), "--namespace", "hull-bench",
+                "content", "fetch", "--platform", "linux/amd64"]
+        if reg.tls:  # ctr treats loopback as plain HTTP unless hosts.toml says https
+            hosts = self.base / "hosts.d" / reg.host
+            hosts.mkdir(parents=True, exist_ok=True)
+            (hosts / "hosts.toml").write_text(
+                f'server = "https://{reg.host}"\n[host."https://{reg.host}"]\n'
+                f'  capabilities = ["pull", "resolve"]\n  ca = "{reg.ca.ca_cert}"\n')
+            args += ["--hosts-dir", str(self.base / "hosts.d")]
+        else:
+            args.append("--plain-http")
+        if creds:
+            args += ["--user", f"{USER}:{PASSWORD}"]
+        subprocess.run(args + [target], check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, 15)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, 9)
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def containerd_fetch(reg: kit.RegistryServer, target: str, base: Path, creds: bool) -> float:
+    daemon = Containerd(base)
+    try:
+        return timed(lambda: daemon.fetch(reg, target, creds))
+    finally:
+        daemon.stop()
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -104,19 +166,25 @@ def main() -> int:
         target = f"{reg.host}/bench/blobs:v1"
         with RegistryClient(config, credentials=creds) as client:
             total = make_image(client, target, args.mb)
-        results = {"hull": [], "skopeo copy": []}
+        results = {"hull": [], "skopeo copy": [], "ctr fetch": []}
         for _ in range(args.rounds):
             results["hull"].append(timed(lambda: hull_fetch(config, target, creds, work / "hull")))
             results["skopeo copy"].append(timed(lambda: skopeo_fetch(reg, target, work / "dir",
                                                                      args.tls)))
+            if shutil.which("containerd") and os.geteuid() == 0:
+                results["ctr fetch"].append(containerd_fetch(reg, target, work / "containerd",
+                                                             args.tls))
+        results = {name: times for name, times in results.items() if times}
         mode = "https+basic" if args.tls else "http"
         print(f"blob fetch, {total / 1e6:.0f} MB in 21 blobs, {mode}, {args.rounds} rounds")
         print(f"{'tool':<12} {'median s':>9} {'min s':>7} {'max s':>7} {'MB/s':>8}")
         for name, times in results.items():
             med = statistics.median(times)
             print(f"{name:<12} {med:9.3f} {min(times):7.3f} {max(times):7.3f} {total / 1e6 / med:8.0f}")
-        ratio = statistics.median(results["skopeo copy"]) / statistics.median(results["hull"])
-        print(f"hull is {ratio:.2f}x skopeo's speed")
+        hull = statistics.median(results["hull"])
+        for name, times in results.items():
+            if name != "hull":
+                print(f"hull is {statistics.median(times) / hull:.2f}x the speed of {name}")
     finally:
         reg.stop()
         shutil.rmtree(work, ignore_errors=True)
