@@ -66,7 +66,10 @@ def restore(driver: Driver, volume_id: str, tar: tarfile.TarFile) -> int:
     volume = driver.volume(volume_id, "restore volume")
     backend = driver.backend(volume)
     count = 0
-    with backend.files(volume, driver.staged_mount(volume.id)) as top:
+    if volume.block:
+        raise FailedPrecondition(f"cannot restore files into volume {volume.id}: it is a "
+                                 f"raw block volume")
+    with backend.files(volume, driver.staged_mount(volume.id), format_blank=True) as top:
         leftovers = sorted(set(os.listdir(top)) - EMPTY_ENOUGH)
         if leftovers:
             raise FailedPrecondition(f"cannot restore into volume {volume.id}: it is not "

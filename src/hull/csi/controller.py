@@ -13,7 +13,7 @@ import logging
 import uuid
 
 from hull._generated import csi_pb2, csi_pb2_grpc
-from hull.csi import pagination, validate
+from hull.csi import mounts, pagination, validate
 from hull.csi.backends import NAMES as BACKENDS
 from hull.csi.driver import TOPOLOGY_KEY, Driver
 from hull.csi.state import Attachment, Snapshot, Volume
@@ -289,18 +289,20 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
             parameters=request.parameters, mutable_parameters=request.mutable_parameters)
         return csi_pb2.ValidateVolumeCapabilitiesResponse(confirmed=confirmed)
 
-    def _status(self, volume: Volume, status_type):
+    def _status(self, volume: Volume, status_type, points: dict | None = None):
         nodes = [a.node_id for a in self.state.attachments(volume_id=volume.id)]
         status = status_type(published_node_ids=nodes)
-        status.volume_condition.CopyFrom(self.driver.condition(volume))
+        status.volume_condition.CopyFrom(self.driver.condition(volume, points))
         return status
 
     def ListVolumes(self, request, context):
         volumes, next_token = pagination.page(self.state.volumes(), request.max_entries,
                                               request.starting_token)
         Entry = csi_pb2.ListVolumesResponse.Entry
+        points = mounts.mount_points()  # once per page, not per volume
         entries = [Entry(volume=self.driver.volume_message(v),
-                         status=self._status(v, csi_pb2.ListVolumesResponse.VolumeStatus))
+                         status=self._status(v, csi_pb2.ListVolumesResponse.VolumeStatus,
+                                             points))
                    for v in volumes]
         return csi_pb2.ListVolumesResponse(entries=entries, next_token=next_token)
 

@@ -78,13 +78,13 @@ class Driver:
         message.creation_time.FromNanoseconds(int(snapshot.created * 1e9))
         return message
 
-    def condition(self, volume: Volume) -> csi_pb2.VolumeCondition:
+    def condition(self, volume: Volume, points: dict | None = None) -> csi_pb2.VolumeCondition:
         """Abnormal when the backing storage or an expected mount is gone."""
         backend = self.backend(volume)
         if not backend.present(volume):
             return csi_pb2.VolumeCondition(abnormal=True,
                                            message=f"backing storage of {volume.id} is missing")
-        points = mounts.mount_points()
+        points = mounts.mount_points() if points is None else points
         for staging in self.state.stagings(volume.id):
             if not staging.block and staging.path not in points:
                 return csi_pb2.VolumeCondition(

@@ -21,9 +21,26 @@ def _code(error: errors.HullError) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, error.grpc_code, grpc.StatusCode.UNKNOWN)
 
 
+# request fields worth naming in the log line (never secrets or contexts)
+_ID_FIELDS = ("volume_id", "name", "snapshot_id", "source_volume_id", "group_snapshot_id",
+              "node_id", "staging_target_path", "target_path")
+
+
+def _ids(request) -> str:
+    parts = []
+    for name in _ID_FIELDS:
+        value = getattr(request, name, "")
+        if value and isinstance(value, str):
+            parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
 def _wrap(method: str, behavior):
+    short = method.rsplit("/", 1)[-1]
+
     def handler(request, context):
         start = time.monotonic()
+        method = f"{short} {_ids(request)}".strip() if log.isEnabledFor(logging.INFO) else short
         try:
             response = behavior(request, context)
         except errors.HullError as e:

@@ -72,3 +72,16 @@ def test_restore_refuses_escaping_entries(plugin):
     done = _hull(plugin, "restore", vol.volume_id, "-i", evil)
     assert done.returncode == 2 and b"unsafe" in done.stderr
     assert not os.path.exists(f"{plugin.root}/escaped")
+
+
+def test_raw_block_volume_is_not_formatted_by_backup(plugin):
+    from tests.integration.csi.conftest import block_cap
+    vol = plugin.create("hull-csi-test-raw", 16 << 20, "loop", caps=[block_cap()])
+    image = f"{plugin.root}/volumes/{vol.volume_id}.img"
+    with open(image, "r+b") as f:
+        f.write(b"raw bytes, no filesystem")
+    done = _hull(plugin, "backup", vol.volume_id, "-o", f"{plugin.base}/raw.tar")
+    assert done.returncode == 5 and b"no filesystem" in done.stderr
+    with open(image, "rb") as f:
+        assert f.read(24) == b"raw bytes, no filesystem"
+    assert not os.path.exists(f"{plugin.base}/raw.tar")

@@ -102,8 +102,10 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     @contextlib.contextmanager
-    def files(self, volume: Volume, staged_mount: str | None) -> Iterator[str]:
-        """A directory holding the volume's files (for backup and restore)."""
+    def files(self, volume: Volume, staged_mount: str | None,
+              format_blank: bool = False) -> Iterator[str]:
+        """A directory holding the volume's files (for backup and restore);
+        ``format_blank`` makes a filesystem on a never-staged volume."""
 
     # ---- housekeeping ----
 

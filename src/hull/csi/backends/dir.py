@@ -99,7 +99,8 @@ class DirBackend(Backend):
         return None
 
     @contextlib.contextmanager
-    def files(self, volume: Volume, staged_mount: str | None) -> Iterator[str]:
+    def files(self, volume: Volume, staged_mount: str | None,
+              format_blank: bool = False) -> Iterator[str]:
         yield self.path(volume.id)
 
     def _mine(self, entry: str) -> bool:

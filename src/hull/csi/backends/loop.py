@@ -271,7 +271,8 @@ class LoopBackend(Backend):
         return size
 
     @contextlib.contextmanager
-    def files(self, volume: Volume, staged_mount: str | None) -> Iterator[str]:
+    def files(self, volume: Volume, staged_mount: str | None,
+              format_blank: bool = False) -> Iterator[str]:
         if staged_mount:
             yield staged_mount
             return
@@ -279,6 +280,9 @@ class LoopBackend(Backend):
         device = self.ensure_device(volume)
         scratch = tempfile.mkdtemp(prefix=f"{volume.id}-", dir=self.scratch_dir)
         try:
+            if not format_blank and not fs_on(device):
+                raise FailedPrecondition(f"cannot read files of volume {volume.id}: it holds "
+                                         f"no filesystem (a raw block volume?)")
             fs_type = self._format(volume, device, "")
             mounts.mount_fs(device, scratch, fs_type)
             try:
