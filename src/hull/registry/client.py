@@ -114,15 +114,25 @@ class RegistryClient:
             "docker.io" if host == DOCKER_HUB_API_HOST else host, repository)
 
     def _fetch_for_auth(self, method, url, headers, body):
+        """One token server request, retried like registry requests (5xx, dropped links)."""
         host = urlsplit(url).netloc
-        try:
-            resp = self.transport.request(method, url, headers, body,
-                                          tls=self.config.tls_files(host))
-            return resp.status, resp.headers, resp.read(MAX_ERROR_BODY)
-        except HullError:
-            raise
-        except Exception as e:
-            raise self._connection_error(e, host, f"get a token from {url.split('?')[0]}") from e
+        what = f"get a token from {url.split('?')[0]}"
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                resp = self.transport.request(method, url, headers, body,
+                                              tls=self.config.tls_files(host))
+                data = resp.read(MAX_ERROR_BODY)
+                resp.close()
+            except Exception as e:
+                if is_transient(e) and attempt < self.retry.attempts:
+                    self.retry.wait(attempt)
+                    continue
+                raise self._connection_error(e, host, what) from e
+            if resp.status in RETRY_STATUSES and attempt < self.retry.attempts:
+                self.retry.wait(attempt, resp.headers.get("Retry-After"))
+                continue
+            return resp.status, resp.headers, data
+        raise Internal(f"cannot {what}: retry loop ended")  # the loop always returns
 
     def scheme(self, endpoint: Endpoint) -> str:
         with self._lock:

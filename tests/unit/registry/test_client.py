@@ -434,3 +434,19 @@ def test_docker_manifest_list_is_followed():
     assert resolved.index_media_type == media.DOCKER_MANIFEST_LIST
     assert resolved.manifest_media_type == media.DOCKER_MANIFEST
     assert resolved.config.media_type == media.DOCKER_CONFIG
+
+
+def test_token_server_5xx_is_retried():
+    challenge = {"WWW-Authenticate": 'Bearer realm="https://auth.example/token",service="svc"'}
+    token_answers = [FakeResponse(503), ConnectionResetError(), json_response(200, {"token": "T"})]
+
+    def handler(method, url, headers, body):
+        if url.startswith("https://auth.example/"):
+            return token_answers.pop(0)
+        if headers.get("Authorization") != "Bearer T":
+            return FakeResponse(401, b"{}", challenge)
+        return manifest_response()
+
+    client, _, slept = make_client(handler)
+    client.resolve(f"{HOST}/team/app:v1")
+    assert token_answers == [] and slept == [0.2, 0.4]
