@@ -57,6 +57,12 @@ class LayerContext:
             os.close(fd)
 
 
+def boot_id() -> str:
+    """Identifies this boot: page-cache-only data survives a process crash, not a reboot."""
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        return f.read().strip()
+
+
 def snapshot_ready(ctx: LayerContext, chain_id: str) -> bool:
     row = ctx.meta.snapshot(chain_id)
     return bool(row and row["kind"] == "committed" and ctx.dirs.fs(row["id"]).is_dir())
@@ -80,7 +86,7 @@ def ensure_layer(ctx: LayerContext, layer: Descriptor, diff_id: str, chain_id: s
             tmp = ctx.dirs.unpack_dir(snapshot_id)
             size, inodes = _unpack(ctx, layer, diff_id, tmp, fetch)
             ctx.dirs.publish(snapshot_id)
-            ctx.meta.commit_snapshot(chain_id, size, inodes)
+            ctx.meta.commit_snapshot(chain_id, size, inodes, unsynced_boot=boot_id())
         except BaseException:
             ctx.dirs.remove(snapshot_id)
             ctx.meta.delete_snapshot(chain_id)

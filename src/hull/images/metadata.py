@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     size INTEGER NOT NULL DEFAULT 0,   -- uncompressed bytes of the layer
     inodes INTEGER NOT NULL DEFAULT 0,
     image_id TEXT,                     -- active/view: the image it was prepared from
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    unsynced_boot TEXT                 -- committed but maybe only in the page cache of this boot
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,10 +124,20 @@ class Metadata:
                        (key, snapshot_id, kind, parent, diff_id, image_id, time.time()))
         return snapshot_id
 
-    def commit_snapshot(self, key: str, size: int, inodes: int = 0) -> None:
+    def commit_snapshot(self, key: str, size: int, inodes: int = 0,
+                        unsynced_boot: str | None = None) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE snapshots SET kind = 'committed', size = ?, inodes = ? "
-                       "WHERE key = ?", (size, inodes, key))
+            db.execute("UPDATE snapshots SET kind = 'committed', size = ?, inodes = ?, "
+                       "unsynced_boot = ? WHERE key = ?", (size, inodes, unsynced_boot, key))
+
+    def unsynced_snapshots(self) -> list[sqlite3.Row]:
+        return self.query("SELECT key, id, unsynced_boot FROM snapshots "
+                          "WHERE unsynced_boot IS NOT NULL")
+
+    def mark_synced(self, boot_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE snapshots SET unsynced_boot = NULL WHERE unsynced_boot = ?",
+                       (boot_id,))
 
     def delete_snapshot(self, key: str) -> None:
         with self.transaction() as db:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
 from pathlib import Path
@@ -20,11 +21,13 @@ from hull import errors
 from hull.content import ContentStore
 from hull.images import gc as gc_module
 from hull.images.image import GcReport, Image
-from hull.images.layers import LayerContext
+from hull.images.layers import LayerContext, boot_id, ensure_layer, snapshot_ready
 from hull.images.metadata import Metadata
 from hull.images.runtime_spec import image_runtime_spec
 from hull.snapshots import Snapshot, SnapshotDirs, overlay
 from hull.spec import image as spec
+
+log = logging.getLogger(__name__)
 
 _HEX = re.compile(r"^(sha256:)?([a-f0-9]{4,64})$")
 
@@ -60,6 +63,48 @@ class ImageStore:
             raise errors.from_oserror(e, f"cannot open image store {self.root}") from e
         self.registry_config = registry_config
         self._gc_lock = threading.Lock()
+        self._recover()
+
+    # -- durability ------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Drop layer snapshots committed without a sync in an earlier boot.
+
+        Layers are not synced when unpacked (containerd does not either): their
+        rows carry the boot they were written in until ``sync`` runs. A process
+        crash loses nothing (the page cache stays); a machine crash may, so after
+        a reboot such layers are removed and unpacked again from their blobs,
+        which are fsynced, the next time an image needs them.
+        """
+        current = boot_id()
+        stale = [row for row in self.meta.unsynced_snapshots() if row["unsynced_boot"] != current]
+        for row in stale:
+            log.warning("layer snapshot %s was not synced before a reboot: unpacking it again",
+                        row["key"])
+            self.meta.delete_snapshot(row["key"])
+            self.dirs.remove(row["id"])
+
+    def sync(self) -> None:
+        """Make every unpacked layer durable; called by GC, and by hulld now and then."""
+        if self.meta.unsynced_snapshots():
+            self.dirs.sync()
+            self.meta.mark_synced(boot_id())
+
+    def ensure_layers(self, image: Image) -> None:
+        """Unpack (again, from the content store) any layer snapshot of ``image`` missing."""
+        ctx = self.layer_context()
+        if all(snapshot_ready(ctx, chain_id) for chain_id in image.chain_ids):
+            return
+        from hull.images.push import image_manifest
+
+        _, manifest = image_manifest(self, image)
+        diff_ids = image.config["rootfs"]["diff_ids"]
+        for i, layer in enumerate(manifest.layers):
+            if not self.content.exists(layer.digest):
+                raise errors.NotFound(f"layer {layer.digest} is gone from the content store: "
+                                      "pull the image again")
+            ensure_layer(ctx, layer, diff_ids[i], image.chain_ids[i],
+                         image.chain_ids[i - 1] if i else None, None)
 
     # -- plumbing shared by pull/import/build -------------------------------------
 
@@ -259,6 +304,8 @@ class ImageStore:
         if row["kind"] == "committed":
             chain = self._chain(key)
             return Snapshot(key, row["id"], "committed", row["parent"], self.lowers(chain))
+        if row["image_id"] and row["parent"]:
+            self._heal(row["image_id"])
         chain = self._chain(row["parent"]) if row["parent"] else []
         snap = Snapshot(key, row["id"], row["kind"], row["parent"], self.lowers(chain))
         if row["kind"] == "active":
@@ -266,12 +313,25 @@ class ImageStore:
             snap.upper, snap.work = str(upper), str(work)
         return snap
 
+    def _heal(self, image_id: str) -> None:
+        """Layers of a container's image dropped by _recover come back from the blobs."""
+        try:
+            image = self._image(image_id)
+        except errors.NotFound:
+            return  # image removed: its layers are kept by GC while the container lives
+        if not all(snapshot_ready(self.layer_context(), c) for c in image.chain_ids):
+            with gc_module.lease(self.root):
+                self.ensure_layers(image)
+
     def _chain(self, chain_id: str) -> list[str]:
+        """Keys from the bottom layer up to chain_id; every one must exist."""
         chain = []
         while chain_id:
-            chain.append(chain_id)
             row = self.meta.snapshot(chain_id)
-            chain_id = row["parent"] if row else None
+            if row is None:
+                raise errors.FailedPrecondition(f"layer snapshot {chain_id} is missing")
+            chain.append(chain_id)
+            chain_id = row["parent"]
         return list(reversed(chain))
 
     def prepare_rootfs(self, key: str, image_ref_or_id: str, *, readonly: bool = False) -> Snapshot:
@@ -285,7 +345,7 @@ class ImageStore:
             if not image.chain_ids:
                 raise errors.FailedPrecondition(f"image {image.id} has no layers")
             with gc_module.lease(self.root):
-                self.lowers(image.chain_ids)  # all layers present
+                self.ensure_layers(image)
                 self.meta.reserve_snapshot(key, image.top_chain_id, None,
                                            "view" if readonly else "active", image.id)
                 return self.snapshot(key)
@@ -337,4 +397,5 @@ class ImageStore:
            wait: bool = True) -> GcReport:
         """Remove what no image, container snapshot or ``in_use`` entry references."""
         with failing("cannot collect garbage in the image store"), self._gc_lock:
+            self.sync()
             return gc_module.collect(self, set(in_use), dangling=dangling, wait=wait)

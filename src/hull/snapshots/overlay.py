@@ -67,15 +67,18 @@ class SnapshotDirs:
         return tmp
 
     def publish(self, snapshot_id: int) -> Path:
-        """tmp -> fs, durable: the rename is the commit point of the layer's files."""
+        """tmp -> fs. Not synced here: see ``sync`` and hull.images.store's recovery."""
         base = self.path(snapshot_id)
-        fd = os.open(base / "tmp", os.O_RDONLY | os.O_DIRECTORY)
+        os.rename(base / "tmp", base / "fs")
+        return base / "fs"
+
+    def sync(self) -> None:
+        """Flush the whole filesystem holding the snapshots (one syncfs, not an fsync per file)."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
         try:
             _syncfs(fd)
         finally:
             os.close(fd)
-        os.rename(base / "tmp", base / "fs")
-        return base / "fs"
 
     def create_active(self, snapshot_id: int) -> tuple[Path, Path]:
         base = self.path(snapshot_id)

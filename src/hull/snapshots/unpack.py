@@ -20,16 +20,15 @@ import errno
 import os
 import shutil
 import stat
-import tarfile
 
 from hull import errors
+from hull.snapshots.tar import Member, TarReader
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_XATTR_PREFIXES = ("SCHILY.xattr.", "LIBARCHIVE.xattr.")
 COPY_CHUNK = 1 << 20
 
 
@@ -54,6 +53,8 @@ class LayerApplier:
         self.allow_devices = allow_devices
         self.opaque_xattr = opaque_xattr
         self.same_owner = os.geteuid() == 0
+        self.umask = _current_umask()
+        self._setgid_dirs: dict[int, bool] = {}
         if max_bytes is None:
             vfs = os.statvfs(self.root_fd)
             max_bytes = vfs.f_bavail * vfs.f_frsize
@@ -73,6 +74,7 @@ class LayerApplier:
         """Drop cached fds at or below ``parts`` (the directory is being replaced)."""
         for key in [k for k in self._dir_cache if k[:len(parts)] == parts]:
             os.close(self._dir_cache.pop(key))
+        self._setgid_dirs.clear()  # fd numbers get reused
 
     def dir_fd(self, parts: tuple[str, ...], entry: str, *, create: bool = True) -> int:
         if not parts:
@@ -100,6 +102,7 @@ class LayerApplier:
             for fd_old in self._dir_cache.values():
                 os.close(fd_old)
             self._dir_cache.clear()
+            self._setgid_dirs.clear()
         self._dir_cache[parts] = fd
         return fd
 
@@ -121,7 +124,7 @@ class LayerApplier:
 
     # -- entries ---------------------------------------------------------------
 
-    def apply(self, member: tarfile.TarInfo, data) -> None:
+    def apply(self, member: Member, data) -> None:
         parts = entry_parts(member.name)
         base = parts[-1] if parts else ""
         if base.startswith(WHITEOUT_PREFIX):
@@ -152,12 +155,12 @@ class LayerApplier:
         else:
             raise HostileLayer(f"entry {member.name!r} has unsupported type {member.type!r}")
 
-    def _file(self, pfd: int, base: str, member: tarfile.TarInfo, data) -> None:
+    def _file(self, pfd: int, base: str, member: Member, data) -> None:
         if member.size > self.bytes_left:
             raise errors.ResourceExhausted(
                 f"entry {member.name!r} declares {member.size} bytes, more than the "
                 f"{self.bytes_left} bytes of free space left (disk full or a hostile layer)")
-        fd = os.open(base, _FILE_FLAGS, 0o600, dir_fd=pfd)
+        fd = os.open(base, _FILE_FLAGS, member.mode & 0o777, dir_fd=pfd)
         try:
             if member.size:
                 remaining = member.size
@@ -169,11 +172,11 @@ class LayerApplier:
                     _write_all(fd, chunk)
                     remaining -= len(chunk)
                 self.bytes_left -= member.size
-            self._set_meta_fd(fd, member)
+            self._set_meta_fd(fd, member, pfd)
         finally:
             os.close(fd)
 
-    def _symlink(self, pfd: int, base: str, member: tarfile.TarInfo) -> None:
+    def _symlink(self, pfd: int, base: str, member: Member) -> None:
         # the target is only text; nothing is ever written through it (see dir_fd)
         os.symlink(member.linkname, base, dir_fd=pfd)
         if self.same_owner:
@@ -181,7 +184,7 @@ class LayerApplier:
         self._set_xattrs_path(pfd, base, member)
         os.utime(base, ns=(_ns(member.mtime),) * 2, dir_fd=pfd, follow_symlinks=False)
 
-    def _hardlink(self, pfd: int, base: str, member: tarfile.TarInfo) -> None:
+    def _hardlink(self, pfd: int, base: str, member: Member) -> None:
         target = entry_parts(member.linkname)
         if not target:
             raise HostileLayer(f"entry {member.name!r} is a hard link to the layer root")
@@ -195,7 +198,7 @@ class LayerApplier:
             raise HostileLayer(f"entry {member.name!r} is a hard link to a directory")
         os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
 
-    def _device(self, pfd: int, base: str, member: tarfile.TarInfo) -> None:
+    def _device(self, pfd: int, base: str, member: Member) -> None:
         if not self.allow_devices:
             raise HostileLayer(f"entry {member.name!r} is a device node, not allowed here")
         kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
@@ -218,23 +221,34 @@ class LayerApplier:
 
     # -- metadata --------------------------------------------------------------
 
-    def _set_meta_fd(self, fd: int, member: tarfile.TarInfo) -> None:
-        if self.same_owner:
+    def _set_meta_fd(self, fd: int, member: Member, pfd: int | None = None) -> None:
+        """Ownership, mode, xattrs, mtime; calls that would change nothing are skipped
+        (a root-owned file created with its final mode): they cost a third of the time."""
+        if self.same_owner and (member.uid or member.gid or pfd is None or self._setgid(pfd)):
             os.fchown(fd, member.uid, member.gid)
-        os.fchmod(fd, member.mode & 0o7777)  # after chown: chown clears set-id bits
+        mode = member.mode & 0o7777
+        if pfd is None or mode != mode & ~self.umask & 0o777 or member.uid or member.gid:
+            os.fchmod(fd, mode)  # after chown: chown clears set-id bits
         for key, value in _xattrs(member):
             os.setxattr(fd, key, value)
         if not member.isdir():
             os.utime(fd, ns=(_ns(member.mtime),) * 2)
 
-    def _set_meta_path(self, pfd: int, base: str, member: tarfile.TarInfo) -> None:
+    def _setgid(self, pfd: int) -> bool:
+        """Files created in a set-group-ID directory take its group: chown them."""
+        cached = self._setgid_dirs.get(pfd)
+        if cached is None:
+            cached = self._setgid_dirs[pfd] = bool(os.fstat(pfd).st_mode & stat.S_ISGID)
+        return cached
+
+    def _set_meta_path(self, pfd: int, base: str, member: Member) -> None:
         if self.same_owner:
             os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
         os.chmod(base, member.mode & 0o7777, dir_fd=pfd, follow_symlinks=True)
         self._set_xattrs_path(pfd, base, member)
         os.utime(base, ns=(_ns(member.mtime),) * 2, dir_fd=pfd, follow_symlinks=False)
 
-    def _set_xattrs_path(self, pfd: int, base: str, member: tarfile.TarInfo) -> None:
+    def _set_xattrs_path(self, pfd: int, base: str, member: Member) -> None:
         for key, value in _xattrs(member):
             with contextlib.suppress(OSError):  # e.g. user.* is not allowed on symlinks
                 os.setxattr(f"/proc/self/fd/{pfd}/{base}", key, value, follow_symlinks=False)
@@ -247,6 +261,18 @@ class LayerApplier:
                 os.utime(fd, ns=(_ns(mtime),) * 2)
 
 
+def _current_umask() -> int:
+    """From /proc: os.umask() can only read by setting, racing other threads."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o777  # unknown: makes every file get its explicit fchmod
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -257,12 +283,8 @@ def _ns(mtime: float) -> int:
     return int(mtime * 1_000_000_000)
 
 
-def _xattrs(member: tarfile.TarInfo):
-    for key, value in member.pax_headers.items():
-        for prefix in _XATTR_PREFIXES:
-            if key.startswith(prefix):
-                raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
-                yield key[len(prefix):], raw
+def _xattrs(member: Member):
+    return member.xattrs
 
 
 def apply_tar(stream, root: str, *, allow_devices: bool = True,
@@ -270,17 +292,13 @@ def apply_tar(stream, root: str, *, allow_devices: bool = True,
     """Unpack the uncompressed tar ``stream`` into ``root``; returns the entry count."""
     applier = LayerApplier(root, allow_devices=allow_devices, opaque_xattr=opaque_xattr,
                            max_bytes=max_bytes)
+    reader = TarReader(stream)
     count = 0
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20,
-                           encoding="utf-8", errors="surrogateescape")
-        for member in tar:
-            data = tar.extractfile(member) if member.isreg() else None
-            applier.apply(member, data)
+        for member in reader:
+            applier.apply(member, reader)
             count += 1
         applier.finish()
-    except tarfile.TarError as e:
-        raise errors.InvalidArgument(f"layer is not a valid tar stream: {e}") from e
     finally:
         applier.close()
     return count

@@ -119,3 +119,23 @@ def test_prepare_twice_and_conflict(store, two_images):
     view = store.prepare_rootfs("view-x", "example.com/app:1", readonly=True)
     assert view.kind == "view" and view.upper is None
     assert os.path.isdir(first.upper)
+
+
+def test_layers_unsynced_before_a_reboot_are_unpacked_again(store, two_images):
+    _, app = two_images
+    snap = store.prepare_rootfs("ctr-r", app.id)
+    assert store.meta.unsynced_snapshots()  # unpacked without a sync
+    with store.meta.transaction() as db:  # pretend the machine rebooted since
+        db.execute("UPDATE snapshots SET unsynced_boot = 'an-earlier-boot' "
+                   "WHERE unsynced_boot IS NOT NULL")
+    again = ImageStore(store.root)
+    assert again.meta.query("SELECT key FROM snapshots WHERE kind = 'committed'") == []
+    healed = again.snapshot("ctr-r")  # the container's layers come back from the blobs
+    assert len(healed.lowers) == 2 and all(os.path.isdir(d) for d in healed.lowers)
+    assert healed.upper == snap.upper
+    assert open(os.path.join(healed.lowers[0], "srv/index.html")).read() == "hi"
+
+
+def test_sync_marks_layers_durable(store, two_images):
+    store.sync()
+    assert store.meta.unsynced_snapshots() == []
