@@ -188,7 +188,11 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
             if source is None:
                 backend.create(volume)
             elif source.kind == "snapshot":
-                backend.create_from_snapshot(volume, source.row)
+                with self.driver.locks.hold(f"snapshot:{source.id}"):  # vs DeleteSnapshot
+                    if self.state.snapshot(source.id) is None:
+                        raise NotFound(f"cannot {rpc}: source snapshot {source.id} was "
+                                       f"deleted meanwhile")
+                    backend.create_from_snapshot(volume, source.row)
             else:
                 with self.driver.locks.hold(f"volume:{source.id}"):
                     backend.create_from_volume(volume, source.row,
