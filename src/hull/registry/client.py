@@ -183,6 +183,28 @@ class RegistryClient:
             return InvalidArgument(f"cannot {what}: {where} answered {status}: {message}")
         return Internal(f"cannot {what}: unexpected answer {status} from {where}: {message}")
 
+    def _transmit(self, endpoint: Endpoint, method: str, url: str, headers: dict, body,
+                  scopes: list[str], own_host: bool):
+        """Send once: credentials only to the endpoint's own host, never to a redirect target."""
+        sent = dict(headers)
+        if own_host:
+            value = self.auth.authorization(endpoint.host, endpoint.repository, scopes)
+            if value:
+                sent["Authorization"] = value
+            return self.transport.request(method, url, sent, body, tls=endpoint.tls,
+                                          insecure=endpoint.insecure)
+        host = urlsplit(url).netloc
+        return self.transport.request(method, url, sent, body, tls=self.config.tls_files(host))
+
+    def _fall_back_to_http(self, endpoint: Endpoint, url: str, error: BaseException) -> bool:
+        """Switch the host to plain HTTP if the config allows it and the server speaks it."""
+        if not (url.startswith("https:") and endpoint.http_fallback and _speaks_plain_http(error)):
+            return False
+        log.debug("%s speaks plain HTTP; falling back from https", endpoint.host)
+        with self._lock:
+            self._schemes[endpoint.host] = "http"
+        return True
+
     def send(self, endpoint: Endpoint, method: str, url: str, *, what: str, scopes: list[str],
              headers: Mapping[str, str] | None = None, body=None, retry: bool = True):
         """One request with auth, redirects, http fallback and retries. Returns the response."""
@@ -196,23 +218,12 @@ class RegistryClient:
         while True:
             host = urlsplit(url).netloc
             own_host = host == endpoint.host
-            sent = dict(headers)
-            if own_host:
-                value = self.auth.authorization(endpoint.host, endpoint.repository, scopes)
-                if value:
-                    sent["Authorization"] = value
-            tls, insecure = ((endpoint.tls, endpoint.insecure) if own_host
-                             else (self.config.tls_files(host), False))
             try:
-                resp = self.transport.request(method, url, sent, body, tls=tls, insecure=insecure)
+                resp = self._transmit(endpoint, method, url, headers, body, scopes, own_host)
             except HullError:
                 raise
             except Exception as e:
-                if own_host and url.startswith("https:") and endpoint.http_fallback \
-                        and _speaks_plain_http(e):
-                    log.debug("%s speaks plain HTTP; falling back from https", host)
-                    with self._lock:
-                        self._schemes[endpoint.host] = "http"
+                if own_host and self._fall_back_to_http(endpoint, url, e):
                     url = "http:" + url[len("https:"):]
                     continue
                 attempt += 1
