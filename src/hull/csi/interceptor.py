@@ -63,11 +63,20 @@ def _wrap(method: str, behavior):
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
+    def __init__(self):
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}  # built once per method
+
     def intercept_service(self, continuation, handler_call_details):
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        return grpc.unary_unary_rpc_method_handler(
-            _wrap(handler_call_details.method, handler.unary_unary),
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            _wrap(method, handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+        self._wrapped[method] = wrapped
+        return wrapped
