@@ -135,7 +135,7 @@ def finish(config: Config) -> Config:
         raise NotFound("cannot configure runtimes: no runc-compatible runtime found "
                        "(install runc or crun, or pass --runtime-handler NAME=PATH)")
     if not config.default_runtime:
-        config.default_runtime = next(n for n in ("runc", "hull", "crun", *config.runtimes)
+        config.default_runtime = next(n for n in ("hull", "runc", "crun", *config.runtimes)
                                       if n in config.runtimes)
     if config.default_runtime not in config.runtimes:
         raise InvalidArgument(f"cannot use default runtime {config.default_runtime!r}: "

@@ -36,7 +36,8 @@ def cni_conflist() -> dict:
 class Hulld:
     """One hulld process and the client stubs that talk to it."""
 
-    def __init__(self, base: str | None = None, runtime: str = "runc"):
+    def __init__(self, base: str | None = None,
+                 runtime: str = os.environ.get("HULL_CRI_TEST_RUNTIME", "runc")):
         self.base = base or tempfile.mkdtemp(prefix="hcri-", dir="/tmp")
         self.root = os.path.join(self.base, "root")
         self.state = os.path.join(self.base, "state")
