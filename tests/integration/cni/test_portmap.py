@@ -1,0 +1,61 @@
+"""hostPort mappings: 127.0.0.1:hostPort reaches the pod's server; hostIP filters."""
+
+import pytest
+
+from .conftest import sh
+
+pytestmark = pytest.mark.root
+
+
+def connect(port: int, host: str = "127.0.0.1") -> str:
+    return sh("busybox", "nc", "-w", "2", host, str(port), check=False).stdout.strip()
+
+
+def test_host_port_on_localhost_reaches_the_pod(net, pods, servers):
+    net.write(net.hull_chain(), version="1.1.0")
+    cni = net.cni()
+    a = pods()
+    port = 18200 + net.index
+    cni.setup("pod-a", a, capabilities={"portMappings": [{"hostPort": port, "containerPort": 80,
+                                                          "protocol": "tcp"}]})
+    servers(a, 80, "hello-from-pod-a")
+    assert connect(port) == "hello-from-pod-a"
+    cni.check("pod-a", a)
+    cni.teardown("pod-a", a)
+    assert net.nft_tables() == []
+    servers(a, 80, "should-not-be-reached")
+    assert connect(port) == ""
+
+
+def test_host_ip_filters_which_address_maps(net, pods, servers):
+    net.write(net.hull_chain(), version="1.0.0")
+    cni = net.cni()
+    a = pods()
+    port = 18300 + net.index
+    cni.setup("pod-a", a, capabilities={"portMappings": [{"hostPort": port, "containerPort": 81,
+                                                          "hostIP": "127.0.0.2"}]})
+    listing = sh("nft", "list", "map", "ip", net.portmap_table, "hostip_ports").stdout
+    assert f"127.0.0.2 . tcp . {port}" in listing and "id: pod-a" in listing
+    servers(a, 81, "via-127.0.0.2")
+    assert connect(port, "127.0.0.1") == ""  # not mapped on this address
+    assert connect(port, "127.0.0.2") == "via-127.0.0.2"
+    cni.teardown("pod-a", a)
+    assert net.nft_tables() == []
+
+
+def test_two_pods_share_the_table_and_del_keeps_the_other(net, pods, servers):
+    net.write(net.hull_chain(), version="1.0.0")
+    cni = net.cni()
+    a, b = pods(), pods()
+    pa, pb = 18400 + net.index, 18500 + net.index
+    cni.setup("pod-a", a, capabilities={"portMappings": [{"hostPort": pa, "containerPort": 80}]})
+    cni.setup("pod-b", b, capabilities={"portMappings": [{"hostPort": pb, "containerPort": 80,
+                                                          "protocol": "udp"},
+                                                         {"hostPort": pb, "containerPort": 80}]})
+    cni.teardown("pod-a", a)
+    listing = sh("nft", "list", "table", "ip", net.portmap_table).stdout
+    assert "id: pod-a" not in listing and listing.count("id: pod-b") == 3  # udp, tcp, hairpin
+    servers(b, 80, "b-still-mapped")
+    assert connect(pb) == "b-still-mapped"
+    cni.teardown("pod-b", b)
+    assert net.nft_tables() == []
