@@ -74,6 +74,10 @@ class Manager:
     def is_frozen(self) -> bool:
         raise NotImplementedError
 
+    def can_freeze(self) -> bool:
+        """Whether this cgroup has a freezer (v1 controller, v2 cgroup.freeze)."""
+        raise NotImplementedError
+
     def stats(self) -> dict:
         """Usage counters in the shape documented in ``hull.cgroups.stats``."""
         raise NotImplementedError
@@ -91,8 +95,10 @@ class Manager:
         """
         if not self.exists():
             return
-        was_frozen = self.is_frozen()
-        if not was_frozen:
+        # without a freezer, signal anyway: a fork race is better than no kill
+        freezer = self.can_freeze()
+        paused = freezer and self.is_frozen()
+        if freezer and not paused:
             self.freeze()
         try:
             for pid in self.pids():
@@ -101,7 +107,7 @@ class Manager:
                 except ProcessLookupError:
                     continue
         finally:
-            if not was_frozen or sig == SIGKILL:
+            if freezer and (not paused or sig == SIGKILL):
                 self.thaw()
 
     def _require(self, what: str) -> None:

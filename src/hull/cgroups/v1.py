@@ -117,6 +117,9 @@ class V1Manager(Manager):
                 raise Internal(f"cannot freeze cgroup {directory}: unexpected state {state}")
         raise Internal(f"cannot freeze cgroup {directory}: stuck in FREEZING")
 
+    def can_freeze(self) -> bool:
+        return "freezer" in self._paths
+
     def thaw(self) -> None:
         directory = self._dir("freezer", "freezer")
         if os.path.isdir(directory):
@@ -157,8 +160,8 @@ def _cpuset_filled(directory: str) -> bool:
 
 
 def _set_memory(mgr: V1Manager, memory: dict) -> None:
-    if not any(memory.get(k) not in (None, False) for k in memory):
-        return
+    if not any(value is not None and value is not False for value in memory.values()):
+        return   # (swappiness 0 is a value: compare by identity, 0 == False)
     directory = mgr._dir("memory", "memory")
     if memory.get("checkBeforeUpdate"):
         check_before_update(memory, files.read_int(directory, "memory.usage_in_bytes"))

@@ -109,6 +109,9 @@ class V2Manager(Manager):
         if os.path.isdir(self._path):
             files.write(self._path, "cgroup.freeze", 0)
 
+    def can_freeze(self) -> bool:
+        return files.exists(self._path, "cgroup.freeze")
+
     def is_frozen(self) -> bool:
         return (files.read_optional(self._path, "cgroup.freeze") or "").strip() == "1"
 

@@ -79,6 +79,12 @@ def test_update_can_shrink_memory_below_old_swap(v1_manager):
     assert int(read(v1_manager, "memory", "memory.limit_in_bytes")) > 1 << 60
 
 
+def test_swappiness_zero_is_written(v1_manager):
+    v1_manager.create()
+    v1_manager.set({"memory": {"swappiness": 0}})
+    assert read(v1_manager, "memory", "memory.swappiness") == "0"
+
+
 def test_kernel_refusals_name_the_field(v1_manager):
     v1_manager.create()
     with pytest.raises(InvalidArgument, match=r"linux.resources.cpu.shares: .*maximum"):

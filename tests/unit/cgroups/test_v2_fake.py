@@ -303,3 +303,4 @@ def test_check_before_update_refuses_limit_below_usage(fake_v2):
     mgr.set({"memory": {"limit": 4096}})   # without the flag the kernel decides
     mgr.set({"memory": {"limit": 8192, "checkBeforeUpdate": True}})
     assert fake_v2.read(mgr.path, "memory.max") == "8192\n"
+

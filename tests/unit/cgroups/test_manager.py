@@ -1,0 +1,23 @@
+"""Behaviour shared by every backend (hull.cgroups.manager)."""
+
+from __future__ import annotations
+
+from hull.cgroups import manager as manager_module
+from hull.cgroups.v1 import V1Manager
+
+
+def test_kill_all_without_freezer_still_signals(tmp_path, monkeypatch):
+    """A v1 host without the freezer controller: signal without freezing."""
+    calls = []
+    mgr = V1Manager({"devices": str(tmp_path)}, container_id="c")
+    monkeypatch.setattr(mgr, "pids", lambda: [111, 222])
+    monkeypatch.setattr(manager_module.os, "kill", lambda pid, sig: calls.append((pid, sig)))
+    mgr.kill_all(15)
+    assert calls == [(111, 15), (222, 15)]
+    assert not mgr.can_freeze()
+
+
+def test_kill_all_on_missing_cgroup_is_a_no_op(tmp_path):
+    mgr = V1Manager({"freezer": str(tmp_path / "gone")}, container_id="c")
+    mgr.kill_all()
+    assert mgr.pids() == []
