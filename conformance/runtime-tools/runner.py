@@ -340,6 +340,29 @@ def print_gap(reference: str, others: list[str], results: dict[str, dict[str, Pr
     return gaps
 
 
+def markdown_gap(reference: str, others: list[str],
+                 results: dict[str, dict[str, ProgramResult]]) -> str:
+    """The gap as markdown: per program the failing TAP lines and stderr tail."""
+    out = []
+    for other in others:
+        for program, ref in sorted(results[reference].items()):
+            got = results[other].get(program)
+            if ref.status != "pass" or got is None or got.status == "pass":
+                continue
+            out.append(f"### {program}: {got.status} under {os.path.basename(other)}"
+                       f" (exit {got.exit_code}, {got.seconds:.1f}s)\n")
+            out.append("```")
+            out += got.failures or ["(no failing TAP line)"]
+            tail = got.stderr.strip().splitlines()[-6:]
+            if tail:
+                out.append("--- stderr (tail)")
+                out += tail
+            if got.leftovers:
+                out.append("--- cleaned after it: " + "; ".join(got.leftovers))
+            out.append("```\n")
+    return "\n".join(out) if out else "(no gap)\n"
+
+
 def acquire_lock():
     """One run per machine: the programs use fixed cgroup paths (/cgrouptest)."""
     STATE_BASE.mkdir(parents=True, exist_ok=True)
@@ -377,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180, help="seconds per program (default 180)")
     parser.add_argument("--json", type=Path, help="write all results here")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each program's full TAP")
+    parser.add_argument("--markdown", type=Path, help="write the gap (failing lines, stderr) as markdown")
     args = parser.parse_args(argv)
 
     build = args.build or default_build()
@@ -402,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     print_tap(ordered)
     print_table(runtimes, results, programs)
     gaps = print_gap(runtimes[0], runtimes[1:], results) if len(runtimes) > 1 else 0
+    if args.markdown and len(runtimes) > 1:
+        args.markdown.write_text(markdown_gap(runtimes[0], runtimes[1:], results))
     if args.json:
         args.json.write_text(json.dumps({"build": str(build), "runtimes": runtimes,
                                          "results": [asdict(r) for r in ordered]}, indent=1))
