@@ -82,6 +82,7 @@ def test_reopen_log_starts_a_new_file(pods):
     time.sleep(0.3)
     os.rename(path, path + ".1")
     pods.rt.ReopenContainerLog(api.ReopenContainerLogRequest(container_id=cid))
+    assert os.path.exists(path)   # synchronous, as kubelet's log rotation expects
     deadline = time.monotonic() + 10
     while not (os.path.exists(path) and "tick" in open(path).read()):
         assert time.monotonic() < deadline, "log was not reopened"
