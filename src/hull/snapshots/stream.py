@@ -91,19 +91,23 @@ class GzipReader:
         self.source = source
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._buffer = b""
+        self._offset = 0
         self._pending = b""
         self._eof = False
 
     def read(self, n: int = -1) -> bytes:
-        while not self._buffer and not self._eof:
+        while self._offset >= len(self._buffer) and not self._eof:
             self._fill()
-        if n is None or n < 0 or n >= len(self._buffer):
-            out, self._buffer = self._buffer, b""
-            return out
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
-        return out
+        start = self._offset
+        if n is None or n < 0:
+            n = len(self._buffer) - start
+        self._offset = start + n
+        if start == 0 and self._offset >= len(self._buffer):
+            return self._buffer  # the common case: no copy
+        return self._buffer[start:self._offset]  # one copy of n bytes, never of the rest
 
     def _fill(self) -> None:
+        self._buffer, self._offset = b"", 0
         raw, self._pending = self._pending, b""
         if not raw:
             raw = self.source.read(CHUNK)

@@ -134,13 +134,22 @@ class LayerApplier:
             return
         pfd = self.dir_fd(parts[:-1], member.name)
         if member.isdir():
-            if not self._clear(parts, pfd, keep_dir=True):
+            try:
                 os.mkdir(base, 0o700, dir_fd=pfd)
+            except FileExistsError:
+                if not self._clear(parts, pfd, keep_dir=True):
+                    os.mkdir(base, 0o700, dir_fd=pfd)
             fd = self.dir_fd(parts, member.name)
             self._set_meta_fd(fd, member)
             self._dir_times.append((parts, member.mtime))
             return
-        self._clear(parts, pfd, keep_dir=False)
+        try:
+            self._create(pfd, base, member, data)
+        except FileExistsError:  # a later entry replaces an earlier one (rare: no stat first)
+            self._clear(parts, pfd, keep_dir=False)
+            self._create(pfd, base, member, data)
+
+    def _create(self, pfd: int, base: str, member: Member, data) -> None:
         if member.isreg():
             self._file(pfd, base, member, data)
         elif member.issym():
