@@ -8,7 +8,6 @@ the state directory and cgroup (ExitStack), so a bad config leaves nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from hull import errors
@@ -18,6 +17,31 @@ from hull.oci.log import NULL, Log
 from hull.oci.state import EXEC_FIFO, State, Store, now_rfc3339, process_start_time, write_atomic
 from hull.oci.status import Status
 from hull.oci.sync import Channel
+
+
+class Undo:
+    """contextlib.ExitStack's callback/pop_all, without importing contextlib
+    (it pulls in collections and functools: ~2.5 ms per container)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list = []
+
+    def callback(self, function, *args) -> None:
+        self._callbacks.append((function, args))
+
+    def pop_all(self) -> None:
+        self._callbacks = []
+
+    def __enter__(self) -> Undo:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        while self._callbacks:
+            function, args = self._callbacks.pop()
+            try:
+                function(*args)
+            except Exception:  # noqa: BLE001 - undo the rest; the first error is the story
+                pass
 
 
 class CreateOptions:
@@ -39,7 +63,7 @@ def create(store: Store, container_id: str, options: CreateOptions, log: Log = N
     store.path(container_id)  # validates the id
     loaded = bundlelib.load(options.bundle, what)
     prepared = bundlelib.prepare(loaded, container_id, options, what)
-    with contextlib.ExitStack() as undo:
+    with Undo() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)
         os.mkfifo(os.path.join(state_dir, EXEC_FIFO), 0o622)

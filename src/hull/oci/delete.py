@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 from hull import errors
-from hull.oci import hooks as hooklib
 from hull.oci.log import NULL, Log
 from hull.oci.state import State, Store
 from hull.oci.status import Status
@@ -29,7 +28,7 @@ def delete(store: Store, container_id: str, force: bool = False, log: Log = NULL
             f"cannot delete container {container_id} that is not stopped: {status}")
     if status is not Status.STOPPED:
         if status is Status.PAUSED and manager is not None:
-            _kill_all(state, manager)
+            _signal_all(manager)   # frozen tasks die once thawed
             manager.thaw()
         stop_init(state)
     if manager is not None:
@@ -37,6 +36,8 @@ def delete(store: Store, container_id: str, force: bool = False, log: Log = NULL
         manager.destroy()
     poststop = (state.config.get("hooks") or {}).get("poststop")
     if poststop:
+        from hull.oci import hooks as hooklib
+
         try:
             hooklib.run_all(poststop, "poststop", state.hook_state(Status.STOPPED))
         except errors.HullError as e:  # the spec: log a warning, carry on
@@ -69,20 +70,24 @@ def wait_exit(pidfd: int, timeout_ms: int | None) -> bool:
     return bool(poller.poll(timeout_ms))
 
 
+def _signal_all(manager) -> list[int]:
+    try:
+        pids = manager.pids()
+    except OSError:
+        return []
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
 def _kill_all(state: State, manager) -> None:
     """Processes left in the cgroup (no pid namespace, or a stray): SIGKILL them."""
-    for _ in range(50):
-        try:
-            pids = manager.pids()
-        except OSError:
+    for _ in range(500):
+        if not _signal_all(manager):
             return
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
         import time
 
         time.sleep(0.002)

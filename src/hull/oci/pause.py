@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hull import errors
 from hull.oci.state import Store
 
@@ -13,7 +15,13 @@ def pause(store: Store, container_id: str) -> None:
     if not status.can_pause():
         raise errors.FailedPrecondition(f"cannot pause container {container_id}: it is {status}")
     _require(manager, container_id, "pause")
-    manager.freeze()
+    with open(state.paused_mark, "w"):
+        pass
+    try:
+        manager.freeze()
+    except BaseException:
+        os.unlink(state.paused_mark)
+        raise
 
 
 def resume(store: Store, container_id: str) -> None:
@@ -25,6 +33,10 @@ def resume(store: Store, container_id: str) -> None:
             f"cannot resume container {container_id}: it is {status}, not paused")
     _require(manager, container_id, "resume")
     manager.thaw()
+    try:
+        os.unlink(state.paused_mark)
+    except FileNotFoundError:
+        pass
 
 
 def _require(manager, container_id: str, verb: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from hull import errors
-from hull.oci import hooks as hooklib
 from hull.oci.log import NULL, Log
 from hull.oci.state import State, Store
 from hull.oci.status import Status
@@ -21,6 +20,8 @@ def start(store: Store, container_id: str, log: Log = NULL) -> State:
     release_init(state)
     poststart = (state.config.get("hooks") or {}).get("poststart")
     if poststart:
+        from hull.oci import hooks as hooklib
+
         try:
             hooklib.run_all(poststart, "poststart", state.hook_state(Status.RUNNING))
         except errors.HullError as e:  # the spec: log a warning, carry on

@@ -2,10 +2,13 @@
 
     <root>/<id>/state.json   what create recorded (atomic: temp, fsync, rename)
     <root>/<id>/exec.fifo    exists while the init waits for ``start``
+    <root>/<id>/paused       exists while ``pause`` holds the cgroup frozen
 
 The status is never stored; it is derived each time from the init's pid,
 its start time (a reused pid has another), whether the fifo still exists
-and whether the cgroup is frozen.
+and whether the cgroup is frozen. The freezer is read only when the
+``paused`` mark says hull-runc froze it: loading the cgroup backend costs
+more than the rest of ``start`` or ``state``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from hull.oci.status import Status
 DEFAULT_ROOT = "/run/hull-runc"
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
+PAUSED_MARK = "paused"
 STATE_VERSION = 1
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
@@ -85,14 +89,19 @@ class State:
         """The init we started still runs (not exited, not a zombie, pid not reused)."""
         return bool(self.pid) and process_start_time(self.pid) == self.pid_start
 
+    @property
+    def paused_mark(self) -> str:
+        return os.path.join(self.dir, PAUSED_MARK)
+
     def status(self, cgroup=None) -> Status:
         if not self.is_alive():
             return Status.STOPPED
+        if os.path.exists(self.paused_mark):
+            manager = cgroup or self.cgroup_manager()
+            if manager is not None and _is_frozen(manager):
+                return Status.PAUSED
         if os.path.exists(self.fifo_path):
             return Status.CREATED
-        manager = cgroup or self.cgroup_manager()
-        if manager is not None and _is_frozen(manager):
-            return Status.PAUSED
         return Status.RUNNING
 
     def cgroup_manager(self):
