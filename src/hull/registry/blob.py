@@ -14,8 +14,8 @@ import http.client
 import logging
 import re
 
-from hull.errors import (DeadlineExceeded, HullError, Internal, NotFound, PermissionDenied,
-                         Unavailable)
+from hull.errors import (DeadlineExceeded, HullError, Internal, InvalidArgument, NotFound,
+                         PermissionDenied, Unavailable)
 from hull.registry.auth import repository_scope
 from hull.registry.config import Endpoint
 from hull.registry.media import Descriptor
@@ -93,6 +93,10 @@ class BlobStream:
             if position:
                 self._skip(resp, position)
             return resp
+        if resp.status == 416 and position:
+            resp.close()  # the registry holds fewer bytes than the descriptor promises
+            raise InvalidArgument(f"cannot {self._what}: blob is truncated: {endpoint.host} has "
+                                  f"no bytes past {position}, the descriptor says {self.size}")
         raise client.status_error(resp, self._what, endpoint)
 
     def _skip(self, resp, count: int) -> None:

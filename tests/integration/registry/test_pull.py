@@ -152,3 +152,14 @@ def test_cached_index_and_manifest_cost_one_head(plain_registry, layout):
         assert [(m, p) for m, p, h in proxy.requests] == [("HEAD", f"/v2/{REPO}/manifests/multi")]
     finally:
         proxy.stop()
+
+
+def test_blob_shorter_than_its_descriptor_is_truncated(client, plain_registry):
+    resolved = client.resolve(f"{plain_registry.host}/{REPO}:v1")
+    layer = resolved.layers[0]
+    claims_more = {"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size + 7}
+    with client.fetch_blob(resolved, claims_more) as stream:
+        with pytest.raises(InvalidArgument, match=rf"blob is truncated: .* no bytes past "
+                                                  rf"{layer.size}, the descriptor says "
+                                                  rf"{layer.size + 7}"):
+            stream.read()

@@ -450,3 +450,21 @@ def test_token_server_5xx_is_retried():
     client, _, slept = make_client(handler)
     client.resolve(f"{HOST}/team/app:v1")
     assert token_answers == [] and slept == [0.2, 0.4]
+
+
+def test_truncated_blob_is_named():
+    short = LAYER[:-100]
+
+    def handler(method, url, headers, body):
+        if "/manifests/" in url:
+            return manifest_response()
+        if headers.get("Range"):
+            return registry_error(416, "RANGE_INVALID", "requested range not satisfiable")
+        return FakeResponse(200, short)
+
+    client, _, _ = make_client(handler)
+    resolved = client.resolve(f"{HOST}/team/app:v1")
+    with client.fetch_blob(resolved, resolved.layers[0]) as stream:
+        with pytest.raises(InvalidArgument, match=rf"blob is truncated: {HOST} has no bytes past "
+                                                  rf"{len(short)}, the descriptor says {len(LAYER)}"):
+            stream.read()
