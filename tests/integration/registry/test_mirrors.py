@@ -92,3 +92,27 @@ def test_all_endpoints_failing_names_them(tmp_path, plain_registry, mirror_regis
         with pytest.raises(NotFound, match=rf"manifest unknown on {plain_registry.host} "
                                            rf"\(also tried mirror"):
             client.resolve(f"{plain_registry.host}/{REPO}:absent")
+
+
+def test_mirror_missing_a_blob_falls_back_for_that_blob(tmp_path, plain_registry, layout):
+    mirror = kit.RegistryServer().start()
+    try:
+        kit.push_image(layout, "v1", f"{mirror.host}/{REPO}:v1", registry=mirror)
+        with _client(tmp_path, f'[[registry]]\nlocation = "{plain_registry.host}"\n'
+                               f'[[registry.mirror]]\nlocation = "{mirror.host}"\n') as client:
+            resolved = client.resolve(f"{plain_registry.host}/{REPO}:v1")
+            assert resolved.endpoint.host == mirror.host
+            lost = resolved.layers[1]
+            mirror_endpoint = resolved.endpoint
+            resp = client.send(mirror_endpoint, "DELETE",
+                               client.url(mirror_endpoint, f"blobs/{lost.digest}"),
+                               what="delete a blob", scopes=[])
+            resp.close()
+            assert resp.status == 202
+            with client.fetch_blob(resolved, lost) as stream:
+                assert sha256(stream.read()) == lost.digest
+                assert stream.endpoint.host == plain_registry.host
+            with client.fetch_blob(resolved, resolved.layers[0]) as stream:
+                assert stream.read() and stream.endpoint.host == mirror.host
+    finally:
+        mirror.stop()

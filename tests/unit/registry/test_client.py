@@ -468,3 +468,27 @@ def test_truncated_blob_is_named():
         with pytest.raises(InvalidArgument, match=rf"blob is truncated: {HOST} has no bytes past "
                                                   rf"{len(short)}, the descriptor says {len(LAYER)}"):
             stream.read()
+
+
+def test_expired_token_is_replaced_once():
+    challenge = {"WWW-Authenticate": 'Bearer realm="https://auth.example/token",service="svc"'}
+    issued = []
+    valid = set()
+
+    def handler(method, url, headers, body):
+        if url.startswith("https://auth.example/"):
+            token = f"T{len(issued) + 1}"
+            issued.append(token)
+            valid.clear()
+            valid.add(token)  # the newest token only: older ones have "expired"
+            return json_response(200, {"token": token, "expires_in": 3600})
+        if headers.get("Authorization", "")[7:] not in valid:
+            return FakeResponse(401, b"{}", challenge)
+        return manifest_response()
+
+    client, transport, _ = make_client(handler)
+    client.resolve(f"{HOST}/team/app:v1")
+    valid.clear()  # the server forgets T1 although its expires_in has not run out
+    client.resolve(f"{HOST}/team/app:v1")
+    assert issued == ["T1", "T2"]
+    assert transport.calls[-1][2]["Authorization"] == "Bearer T2"
