@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import signal
 
+import grpc
 import pytest
 
 from hull._generated import csi_pb2 as pb
 from hull.csi import mounts
 from hull.sys import loop
-from tests.integration.csi.conftest import NODE_ID, mount_cap
+from tests.integration.csi.conftest import NODE_ID, mount_cap, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -104,3 +105,39 @@ def test_health_is_abnormal_when_backing_is_missing(plugin):
     assert "missing" in got.status.volume_condition.message
     plugin.delete(vol.volume_id)  # still deletable
     assert not plugin.controller.ListVolumes(pb.ListVolumesRequest()).entries
+
+
+def test_sigkill_during_a_create_leaves_nothing_and_retry_works(plugin):
+    """Kill the driver while CreateVolume copies a snapshot: after the restart
+    no half volume is listed or left on disk, and the CO's retry succeeds."""
+    source = plugin.create("hull-csi-test-big", 320 << 20, "loop")
+    staging = f"{plugin.base}/staging"
+    plugin.stage(source.volume_id, staging)
+    with open(f"{staging}/fill", "wb") as f:  # real data makes the copy take a while
+        chunk = os.urandom(1 << 20)
+        for i in range(240):
+            f.write(chunk[:-8] + i.to_bytes(8, 'big'))
+    plugin.unstage(source.volume_id, staging)
+    snap = plugin.controller.CreateSnapshot(pb.CreateSnapshotRequest(
+        source_volume_id=source.volume_id, name="hull-csi-test-big-snap")).snapshot
+    request = pb.CreateVolumeRequest(
+        name="hull-csi-test-interrupted", volume_capabilities=[mount_cap()],
+        parameters={"backend": "loop"},
+        volume_content_source=pb.VolumeContentSource(
+            snapshot=pb.VolumeContentSource.SnapshotSource(snapshot_id=snap.snapshot_id)))
+    pending = plugin.controller.CreateVolume.future(request)
+    volumes_dir = f"{plugin.root}/volumes"
+    assert wait_for(lambda: any(n.startswith(".tmp-") for n in os.listdir(volumes_dir)),
+                    interval=0.005)
+    plugin.stop(signal.SIGKILL)
+    with pytest.raises(grpc.RpcError):
+        pending.result(timeout=10)
+    plugin.start()
+    assert not any(n.startswith(".tmp-") for n in os.listdir(volumes_dir))
+    names = [e.volume.volume_id for e in plugin.controller.ListVolumes(
+        pb.ListVolumesRequest()).entries]
+    assert names == [source.volume_id]
+    retried = plugin.controller.CreateVolume(request).volume
+    assert retried.content_source.snapshot.snapshot_id == snap.snapshot_id
+    assert sorted(os.listdir(volumes_dir)) == sorted(
+        [f"{source.volume_id}.img", f"{retried.volume_id}.img"])
