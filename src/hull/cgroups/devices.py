@@ -2,10 +2,10 @@
 program that enforces OCI ``linux.resources.devices`` on cgroup v2.
 
 The program sees (type, access, major, minor) for each open or mknod and
-returns 1 to allow. Rules are checked last to first, so the last matching
-rule wins, as in the OCI spec and v1's devices.allow/deny. An allow rule
-matches when every requested access is among its accesses; a deny rule
-when any is (so "deny w" also refuses an O_RDWR open). No match: deny.
+returns 1 to allow. Each requested access is decided separately by the
+last rule that matches the device and names that access, as in the OCI
+spec and v1's devices.allow/deny: so "deny w" refuses an O_RDWR open, and
+"allow r" plus "allow w" permit it. An access no rule covers is denied.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ _MOV32_K = 0xB4
 _MOV32_X = 0xBC
 _JEQ_K = 0x15
 _JNE_K = 0x55
-_JNE_X = 0x5D
 _EXIT = 0x95
+_JA = 0x05
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -60,52 +60,71 @@ def _wild(value: int | None) -> bool:
     return value is None or value == -1
 
 
-def _rule_block(rule: dict) -> tuple[list[tuple], bool]:
-    """Instructions (as tuples; jumps target "next") for one rule, and whether
-    the rule matches everything (so earlier rules can never be reached)."""
+def _match_checks(rule: dict) -> list[tuple]:
+    """Jumps to "next" unless the device matches the rule's type, major and minor."""
     kind = rule.get("type", "a")
-    access = access_mask(rule.get("access"))
-    checks: list[tuple] = []
-    if kind != "a":
-        checks.append((_JNE_K, 2, 0, "next", DEV_TYPE[kind]))
-    if access != ALL_ACCESS:
-        checks.append((_MOV32_X, 1, 3, 0, 0))
-        checks.append((_AND32_K, 1, 0, 0, access))
-        if rule["allow"]:
-            checks.append((_JNE_X, 1, 3, "next", 0))    # requested not a subset
-        else:
-            checks.append((_JEQ_K, 1, 0, "next", 0))    # no requested access in common
-    if kind != "a" and not _wild(rule.get("major")):
+    if kind == "a":
+        return []
+    checks = [(_JNE_K, 2, 0, "next", DEV_TYPE[kind])]
+    if not _wild(rule.get("major")):
         checks.append((_JNE_K, 4, 0, "next", rule["major"]))
-    if kind != "a" and not _wild(rule.get("minor")):
+    if not _wild(rule.get("minor")):
         checks.append((_JNE_K, 5, 0, "next", rule["minor"]))
-    catch_all = not checks
-    block = checks + [(_MOV32_K, 0, 0, 0, 1 if rule["allow"] else 0), (_EXIT, 0, 0, 0, 0)]
-    return block, catch_all
+    return checks
+
+
+def _access_section(rules: list[dict], bit: int) -> list[tuple]:
+    """Decide one requested access bit: the last rule that covers it wins."""
+    body: list[tuple] = []
+    decided = False
+    for rule in reversed(rules):
+        if not access_mask(rule.get("access")) & bit:
+            continue
+        checks = _match_checks(rule)
+        if rule["allow"]:
+            verdict = [(_JA, 0, 0, "end", 0)]                 # this bit is allowed
+        else:
+            verdict = [(_MOV32_K, 0, 0, 0, 0), (_EXIT, 0, 0, 0, 0)]
+        block = checks + verdict
+        for index, insn in enumerate(block):
+            if insn[3] == "next":
+                insn = insn[:3] + (len(block) - index - 1,) + insn[4:]
+            body.append(insn)
+        if not checks:
+            decided = True   # matches every device: earlier rules are unreachable
+            break
+    if not decided:
+        body += [(_MOV32_K, 0, 0, 0, 0), (_EXIT, 0, 0, 0, 0)]   # no rule covers it: deny
+    # skip the section when the bit is not requested
+    section = [(_MOV32_X, 1, 3, 0, 0), (_AND32_K, 1, 0, 0, bit),
+               (_JEQ_K, 1, 0, len(body), 0)] + body
+    out = []
+    for index, insn in enumerate(section):
+        if insn[3] == "end":
+            insn = insn[:3] + (len(section) - index - 1,) + insn[4:]
+        out.append(insn)
+    return out
 
 
 def compile_rules(rules: list[dict]) -> bytes:
-    """The cgroup device program (raw eBPF instructions) for ``rules``."""
+    """The cgroup device program (raw eBPF instructions) for ``rules``.
+
+    Each requested access (mknod, read, write) is decided on its own by the
+    last rule covering it, so "allow r" plus "allow w" allows an O_RDWR
+    open, as v1's merged exceptions do.
+    """
     program = [
-        _insn(_LDXW, 2, 1, 0),          # r2 = access_type
-        _insn(_AND32_K, 2, imm=0xFFFF),  # r2 = device type
-        _insn(_LDXW, 3, 1, 0),
-        _insn(_RSH32_K, 3, imm=16),      # r3 = requested access
-        _insn(_LDXW, 4, 1, 4),          # r4 = major
-        _insn(_LDXW, 5, 1, 8),          # r5 = minor
+        (_LDXW, 2, 1, 0, 0),           # r2 = access_type
+        (_AND32_K, 2, 0, 0, 0xFFFF),   # r2 = device type
+        (_LDXW, 3, 1, 0, 0),
+        (_RSH32_K, 3, 0, 0, 16),       # r3 = requested access
+        (_LDXW, 4, 1, 4, 0),           # r4 = major
+        (_LDXW, 5, 1, 8, 0),           # r5 = minor
     ]
-    catch_all = False
-    for rule in reversed(rules):
-        block, catch_all = _rule_block(rule)
-        for index, (code, dst, src, off, imm) in enumerate(block):
-            if off == "next":
-                off = len(block) - index - 1
-            program.append(_insn(code, dst, src, off, imm))
-        if catch_all:
-            break
-    if not catch_all:
-        program += [_insn(_MOV32_K, 0, imm=0), _insn(_EXIT)]
-    return b"".join(program)
+    for bit in (DEV_ACCESS["m"], DEV_ACCESS["r"], DEV_ACCESS["w"]):
+        program += _access_section(rules, bit)
+    program += [(_MOV32_K, 0, 0, 0, 1), (_EXIT, 0, 0, 0, 0)]   # every requested bit allowed
+    return b"".join(_insn(*insn) for insn in program)
 
 
 def apply_ebpf(directory: str, rules: list[dict]) -> None:

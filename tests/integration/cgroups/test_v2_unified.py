@@ -61,6 +61,17 @@ def test_device_filter_denies_and_allows_per_rules(v2_manager, children):
         "ok,Operation not permitted,Operation not permitted,Operation not permitted"
 
 
+def test_device_filter_combines_accesses_of_separate_rules(v2_manager, children):
+    v2_manager.create()
+    v2_manager.set({"devices": [{"allow": False, "access": "rwm"},
+                                {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                 "access": "r"},
+                                {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                 "access": "w"}]})
+    assert run_in(v2_manager, children, OPEN_DEVICES) == \
+        "ok,ok,ok,Operation not permitted"
+
+
 def test_device_filter_update_replaces_the_program(v2_manager, children):
     v2_manager.create()
     v2_manager.set({"devices": [{"allow": False, "access": "rwm"}]})

@@ -41,8 +41,8 @@ def run(program: bytes, dev_type: int, access: int, major: int, minor: int) -> i
             pc += off if regs[dst] == imm else 0
         elif code == 0x55:
             pc += off if regs[dst] != imm else 0
-        elif code == 0x5D:
-            pc += off if regs[dst] != regs[src] else 0
+        elif code == 0x05:
+            pc += off
         elif code == 0x95:
             return regs[0]
         else:
@@ -96,8 +96,24 @@ def test_wildcards():
 
 def test_catch_all_rule_cuts_off_earlier_rules():
     short = devices.compile_rules([NULL_R, DENY_ALL])
-    assert len(short) == 8 * (6 + 2)    # prelude + "return 0" only
+    # prelude, then per access bit: skip test + "return 0", then "return 1"
+    assert len(short) == 8 * (6 + 3 * (3 + 2) + 2)
     assert run(short, CHAR, READ, 1, 3) == 0
+
+
+def test_accesses_from_separate_rules_combine():
+    rules = [DENY_ALL, NULL_R, {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                "access": "w"}]
+    assert allowed(rules, CHAR, READ | WRITE, 1, 3)
+    assert not allowed(rules, CHAR, READ | WRITE | MKNOD, 1, 3)
+
+
+def test_partial_deny_after_allow_all():
+    rules = [{"allow": True, "access": "rwm"},
+             {"allow": False, "type": "b", "major": 8, "minor": None, "access": "rw"}]
+    assert allowed(rules, BLOCK, MKNOD, 8, 0)
+    assert not allowed(rules, BLOCK, READ, 8, 0)
+    assert allowed(rules, BLOCK, READ | WRITE, 7, 0)
 
 
 @pytest.mark.parametrize("name, major, minor", [("null", 1, 3), ("zero", 1, 5),
