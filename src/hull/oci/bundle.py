@@ -66,6 +66,7 @@ class Prepared:
         self._check_names(what)
         self._check_sysctls(linux, what)
         self._check_capabilities(what)
+        self._check_security_labels(what)
         self.seccomp_prog, self.seccomp_flags = compile_seccomp(linux, what)
         if self.process.get("terminal") and not options.console_socket:
             raise errors.InvalidArgument(
@@ -98,9 +99,9 @@ class Prepared:
 
     def _check_names(self, what: str) -> None:
         for field in ("hostname", "domainname"):
-            if self.config.get(field) and self.kinds.get("uts", None) != "":
+            if self.config.get(field) and "uts" not in self.kinds:
                 raise errors.InvalidArgument(
-                    f"{what}: {field}: setting it needs a new uts namespace")
+                    f"{what}: {field}: setting it needs a uts namespace of the container")
 
     def _check_sysctls(self, linux: dict, what: str) -> None:
         for key in linux.get("sysctl") or {}:
@@ -112,6 +113,18 @@ class Prepared:
             if needed not in self.kinds:
                 raise errors.InvalidArgument(f"{what}: linux.sysctl.{key}: needs a "
                                              f"{needed} namespace of the container's own")
+
+    def _check_security_labels(self, what: str) -> None:
+        """Like runc: a profile or label the host cannot enforce is an error,
+        not something to drop silently."""
+        if self.process.get("apparmorProfile") and not _apparmor_enabled():
+            raise errors.InvalidArgument(f"{what}: process.apparmorProfile: AppArmor is not "
+                                         "enabled on this host")
+        for field, value in (("process.selinuxLabel", self.process.get("selinuxLabel")),
+                             ("linux.mountLabel", self.linux.get("mountLabel"))):
+            if value and not os.path.exists("/sys/fs/selinux/enforce"):
+                raise errors.InvalidArgument(f"{what}: {field}: SELinux is not enabled on "
+                                             "this host")
 
     def _check_capabilities(self, what: str) -> None:
         caps = self.process.get("capabilities")
@@ -163,6 +176,14 @@ class Prepared:
                     f.write(lines)
             except OSError as e:
                 raise errors.from_oserror(e, f"cannot write linux.{key}") from e
+
+
+def _apparmor_enabled() -> bool:
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
 
 
 def _channel(floor: int):

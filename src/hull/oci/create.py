@@ -66,7 +66,7 @@ def create(store: Store, container_id: str, options: CreateOptions, log: Log = N
     with Undo() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)
-        os.mkfifo(os.path.join(state_dir, EXEC_FIFO), 0o622)
+        _make_fifo(os.path.join(state_dir, EXEC_FIFO), loaded.config)
         manager = _make_cgroup(loaded, container_id, options, undo, what)
         state = State(container_id, state_dir, bundle=options.bundle, rootfs=loaded.rootfs,
                       created=now_rfc3339(), owner="", config=loaded.config,
@@ -80,6 +80,26 @@ def create(store: Store, container_id: str, options: CreateOptions, log: Log = N
             write_atomic(os.path.abspath(options.pid_file), str(pid), 0o644)
         undo.pop_all()
     return state
+
+
+def _make_fifo(path: str, config: dict) -> None:
+    """exec.fifo, writable by the init after it switched user, also as the
+    container's root in a user namespace (owned by that root's host ids)."""
+    os.mkfifo(path, 0o622)
+    os.chmod(path, 0o622)   # mkfifo's mode went through the umask
+    linux = config.get("linux") or {}
+    uid, gid = host_id(linux.get("uidMappings"), 0), host_id(linux.get("gidMappings"), 0)
+    if (uid, gid) != (0, 0):
+        os.chown(path, uid, gid)
+
+
+def host_id(mappings: list[dict] | None, container_id: int) -> int:
+    """The host id that ``container_id`` maps to (itself without mappings)."""
+    for mapping in mappings or []:
+        offset = container_id - mapping["containerID"]
+        if 0 <= offset < mapping["size"]:
+            return mapping["hostID"] + offset
+    return container_id
 
 
 def _make_cgroup(loaded, container_id: str, options: CreateOptions, undo, what: str):

@@ -224,12 +224,12 @@ def _run_process(plan: proc.ProcessPlan, channel: Channel) -> None:
         proc.reset_signals()
         proc.change_directory(plan)
         path = proc.find_executable(plan)
+        proc.close_host_fds(plan)
         if not plan.no_new_privileges:
             proc.load_seccomp(plan)
         proc.set_user(plan)
         proc.change_directory(plan)
         proc.set_no_new_privileges(plan)
-        proc.close_host_fds(plan)
         if plan.no_new_privileges:
             proc.load_seccomp(plan)
         proc.execute(plan, path)

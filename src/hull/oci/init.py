@@ -155,7 +155,10 @@ def _prepare(plan: InitPlan, channel: Channel) -> None:
     process = plan.process
     host_pid = _host_pid()
     proc.apply_oom_score_adj(process)
-    root_fd = rootfs.prepare(plan.rootfs) if plan.new_mount_ns else None
+    # like runc, the config's mounts are made even without a new mount
+    # namespace (they land in the one we share); only the move into the
+    # rootfs differs: pivot_root needs a namespace of our own, else chroot
+    root_fd = rootfs.prepare(plan.rootfs, own_namespace=plan.new_mount_ns)
     if plan.hooks.get("prestart") or plan.hooks.get("createRuntime"):
         channel.send("hooks")
         if channel.receive() is None:   # the parent failed a hook and is tearing down
@@ -163,13 +166,9 @@ def _prepare(plan: InitPlan, channel: Channel) -> None:
     if plan.hooks.get("createContainer"):
         hooklib.run_all(plan.hooks["createContainer"], "createContainer",
                         _hook_state(plan, host_pid))
-    if root_fd is not None:
-        rootfs.enter(plan.rootfs, root_fd)
-        os.close(root_fd)
-        rootfs.finish(plan.rootfs)
-    else:
-        os.chroot(plan.rootfs.rootfs) if plan.rootfs.rootfs != "/" else None
-        os.chdir("/")
+    rootfs.enter(plan.rootfs, root_fd, own_namespace=plan.new_mount_ns)
+    os.close(root_fd)
+    rootfs.finish(plan.rootfs)
     _set_names(plan)
     _write_sysctls(plan)
     if process.new_keyring:
@@ -234,12 +233,12 @@ def _ready(plan: InitPlan, channel: Channel) -> None:
     process = plan.process
     proc.change_directory(process)
     path = proc.find_executable(process)
+    proc.close_host_fds(process)     # before seccomp: a profile may forbid close_range
     if not process.no_new_privileges:
         proc.load_seccomp(process)   # needs privileges we are about to drop
     proc.set_user(process)
     proc.change_directory(process)  # again: the new user may see the directory differently
     proc.set_no_new_privileges(process)
-    proc.close_host_fds(process)
     plan.executable = path
     for warning in process.warnings:
         channel.send("warning", message=warning)

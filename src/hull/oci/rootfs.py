@@ -48,12 +48,17 @@ class RootfsPlan:
         self.readonly_root = bool((config.get("root") or {}).get("readonly"))
 
 
-def prepare(plan: RootfsPlan) -> int:
-    """Everything up to pivot_root; returns an O_PATH fd of the rootfs mount."""
+def prepare(plan: RootfsPlan, own_namespace: bool = True) -> int:
+    """Everything up to pivot_root; returns an O_PATH fd of the rootfs mount.
+
+    Without a mount namespace of our own, the host's / keeps its
+    propagation (runc changes it; we will not touch the host's root).
+    """
     flag = spec.MOUNT_PROPAGATION.get(plan.propagation, MS_SLAVE | MS_REC)
-    mount(None, "/", None, flag)
-    if flag & (1 << 20):  # shared: pivot_root needs the rootfs's parent mount private
-        _make_parent_private(plan.rootfs)
+    if own_namespace:
+        mount(None, "/", None, flag)
+        if flag & (1 << 20):  # shared: pivot_root needs the rootfs's parent mount private
+            _make_parent_private(plan.rootfs)
     mount(plan.rootfs, plan.rootfs, None, MS_BIND | MS_REC)
     root_fd = os.open(plan.rootfs, sysmounts.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     bind_dev = False
@@ -291,10 +296,12 @@ def _make_device(plan: RootfsPlan, root_fd: int, device: dict) -> None:
 
 # --- pivot and after --------------------------------------------------------------------
 
-def enter(plan: RootfsPlan, root_fd: int) -> None:
+def enter(plan: RootfsPlan, root_fd: int, own_namespace: bool = True) -> None:
     """Make the rootfs our /: pivot_root with the old root detached, or chroot."""
     os.fchdir(root_fd)
-    if plan.no_pivot:
+    if not own_namespace:
+        os.chroot(".")
+    elif plan.no_pivot:
         mount(plan.rootfs, "/", None, MS_MOVE)
         os.chroot(".")
     else:
@@ -312,7 +319,7 @@ def enter(plan: RootfsPlan, root_fd: int) -> None:
     os.chdir("/")
 
 
-def finish(plan: RootfsPlan) -> None:
+def finish(plan: RootfsPlan, own_namespace: bool = True) -> None:
     """After pivot: masked and read-only paths, then the read-only root."""
     root_fd = os.open("/", sysmounts.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -322,7 +329,7 @@ def finish(plan: RootfsPlan) -> None:
             _mask_path(root_fd, path)
         if plan.readonly_root:
             mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | _locked_flags(root_fd))
-        if plan.propagation:
+        if plan.propagation and own_namespace:
             mount(None, "/", None, spec.MOUNT_PROPAGATION[plan.propagation])
     finally:
         os.close(root_fd)

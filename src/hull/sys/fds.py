@@ -14,14 +14,23 @@ def cloexec_from(first: int) -> None:
     """Mark every fd >= ``first`` close-on-exec, so none leaks into the container."""
     try:
         _check(_libc.syscall(_NR_CLOSE_RANGE, first, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC))
-    except OSError:  # kernels before 5.11: walk the table
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
-            if fd >= first:
-                try:
-                    os.set_inheritable(fd, False)
-                except OSError:
-                    pass
+    except OSError:  # before 5.11, or a seccomp profile without close_range
+        for fd in _open_fds(first):
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
+def _open_fds(first: int):
+    """fds >= ``first``: from /proc if it is there, else every possible number."""
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd") if int(name) >= first]
+    except OSError:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return range(first, min(limit if limit > 0 else 1 << 16, 1 << 20))
 
 
 def move_above(fd: int, floor: int) -> int:
