@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.endpoint:
         print("hull-csi: --endpoint (or CSI_ENDPOINT) is required", file=sys.stderr)
         return 2
+    if not args.node_id or len(args.node_id.encode()) > 256:
+        print("hull-csi: --node-id must be 1 to 256 bytes", file=sys.stderr)
+        return 2
     if args.max_volumes_per_node < 0:
         print("hull-csi: --max-volumes-per-node must not be negative", file=sys.stderr)
         return 2

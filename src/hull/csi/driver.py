@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hull._generated import csi_pb2
 from hull.csi import backends, mounts
@@ -30,7 +30,6 @@ class Config:
     # staging/target paths must lie under one of these when set
     allowed_roots: tuple[str, ...] = ()
     lock_timeout: float = 60.0
-    extra: dict = field(default_factory=dict)
 
 
 class Driver:
