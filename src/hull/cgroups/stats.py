@@ -176,7 +176,11 @@ def _v1_blkio(directory: str) -> dict:
 
 def _v1_hugetlb(directory: str) -> dict:
     out = {}
-    for name in sorted(os.listdir(directory)):
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return out
+    for name in names:
         if name.startswith("hugetlb.") and name.endswith(".usage_in_bytes") \
                 and ".rsvd." not in name:
             size = name[len("hugetlb."):-len(".usage_in_bytes")]

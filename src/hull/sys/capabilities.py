@@ -63,7 +63,7 @@ def parse(cap_names: list[str], field: str = "process.capabilities") -> int:
     mask = 0
     top = last_cap()
     for name in cap_names or []:
-        number = _NUMBERS.get(name.upper() if isinstance(name, str) else name)
+        number = _NUMBERS.get(name) if isinstance(name, str) else None
         if number is None:
             raise InvalidArgument(f"{field}: unknown capability {name!r}")
         if number > top:

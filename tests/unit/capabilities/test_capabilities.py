@@ -31,6 +31,13 @@ def test_unknown_name_is_named_in_the_error():
         caps.parse(["CAP_CHOWN", "CAP_FLY"], "process.capabilities.bounding")
 
 
+def test_names_are_exact():
+    with pytest.raises(InvalidArgument, match="cap_chown"):
+        caps.parse(["cap_chown"])
+    with pytest.raises(InvalidArgument, match="NET_ADMIN"):
+        caps.parse(["NET_ADMIN"])
+
+
 def test_caps_beyond_the_kernel_are_skipped(monkeypatch):
     monkeypatch.setattr(caps, "_last_cap", 37)
     assert caps.parse(["CAP_BPF", "CAP_AUDIT_READ"]) == 1 << 37

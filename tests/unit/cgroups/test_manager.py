@@ -21,3 +21,13 @@ def test_kill_all_on_missing_cgroup_is_a_no_op(tmp_path):
     mgr = V1Manager({"freezer": str(tmp_path / "gone")}, container_id="c")
     mgr.kill_all()
     assert mgr.pids() == []
+
+
+def test_stats_of_a_removed_cgroup_are_zeros(tmp_path):
+    from hull.cgroups import stats
+
+    gone = str(tmp_path / "gone")
+    mgr = V1Manager({name: gone for name in ("cpu", "cpuacct", "cpuset", "memory", "pids",
+                                             "blkio", "hugetlb", "freezer")},
+                    container_id="c")
+    assert mgr.stats() == stats.empty()
