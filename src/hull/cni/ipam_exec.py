@@ -8,9 +8,9 @@ less per pod (the biggest share of a Python plugin's cost).
 
 from __future__ import annotations
 
-import json
 import os
 
+from hull.cni import fastjson as json
 from hull.cni import procexec
 from hull.cni.skeleton import PluginError
 from hull.spec.cni import ERR_INCOMPATIBLE_VERSION, ERR_INVALID_NETWORK_CONFIG, upgrade_result

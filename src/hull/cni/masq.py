@@ -49,7 +49,16 @@ def add(table: str, network: str, container_id: str, ips: list[dict]) -> None:
             nft.apply("\n".join(script) + "\n")
 
 
-def delete(table: str, container_id: str) -> None:
-    for family in ("ip", "ip6"):
+def families_of(prev_result: dict | None) -> tuple[str, ...]:
+    """The nft families a result's addresses need; both when it is unknown."""
+    if not prev_result:
+        return ("ip", "ip6")
+    ips = prev_result.get("ips") or [dict(address=b["ip"]) for b in
+                                      (prev_result.get("ip4"), prev_result.get("ip6")) if b]
+    return tuple(sorted({"ip6" if ":" in ip["address"] else "ip" for ip in ips})) or ("ip", "ip6")
+
+
+def delete(table: str, container_id: str, families: tuple[str, ...] = ("ip", "ip6")) -> None:
+    for family in families:
         nft.remove_elements_of(family, table, [("map", "sources")], f"id: {container_id}")
 

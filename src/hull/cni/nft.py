@@ -10,9 +10,9 @@ against concurrent ADDs.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 
+from hull.cni import fastjson as json
 from hull.cni import procexec
 
 LOCK_DIR = "/run/hull/cni"
@@ -53,19 +53,26 @@ def list_json(what: str) -> list[dict]:
 
 
 def elements(family: str, table: str, name: str, kind: str = "map") -> list[dict]:
-    """Elements of a set or map: dicts with "key" (nft text), "comment", "raw"."""
-    found = []
-    for obj in list_json(f"{kind} {family} {table} {name}"):
-        body = obj.get(kind)
-        if not body:
-            continue
-        for elem in body.get("elem", []):
-            key, value = (elem if isinstance(elem, list) else (elem, None))
-            comment = ""
-            if isinstance(key, dict) and "elem" in key:
-                comment = key["elem"].get("comment", "")
-                key = key["elem"]["val"]
-            found.append({"key": key_text(key), "comment": comment, "value": value})
+    """Elements of one set or map: dicts with "key" (nft text), "comment", "value"."""
+    return table_elements(list_json(f"{kind} {family} {table} {name}")).get((kind, name), [])
+
+
+def table_elements(objects: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """(kind, name) -> elements, for every set and map in a ``list_json`` answer."""
+    found: dict[tuple[str, str], list[dict]] = {}
+    for obj in objects:
+        for kind in ("set", "map"):
+            body = obj.get(kind)
+            if not body:
+                continue
+            elems = found.setdefault((kind, body["name"]), [])
+            for elem in body.get("elem", []):
+                key, value = (elem if isinstance(elem, list) else (elem, None))
+                comment = ""
+                if isinstance(key, dict) and "elem" in key:
+                    comment = key["elem"].get("comment", "")
+                    key = key["elem"]["val"]
+                elems.append({"key": key_text(key), "comment": comment, "value": value})
     return found
 
 
@@ -101,19 +108,22 @@ class TableLock:
 
 def remove_elements_of(family: str, table: str, maps: list[tuple[str, str]], tag: str) -> int:
     """Delete every element whose comment ends with ``tag`` from the given (kind, name)
-    sets/maps; delete the table once none of them holds anything. Returns how many went."""
+    sets/maps; delete the table once none of them holds anything. Returns how many went.
+    One ``nft list`` and at most one transaction."""
     with TableLock(family, table):
+        objects = list_json(f"table {family} {table}")
+        if not objects:
+            return 0
+        found = table_elements(objects)
         script, left, removed = [], 0, 0
         for kind, name in maps:
-            for elem in elements(family, table, name, kind):
+            for elem in found.get((kind, name), []):
                 if elem["comment"].endswith(tag):
                     script.append(f"delete element {family} {table} {name} {{ {elem['key']} }}")
                     removed += 1
                 else:
                     left += 1
-        if removed and not left:
-            script = [f"delete table {family} {table}"]
-        elif not removed and not left and list_json(f"table {family} {table}"):
+        if not left:
             script = [f"delete table {family} {table}"]
         if script:
             apply("\n".join(script) + "\n")

@@ -9,10 +9,10 @@ with exit status 1. Nothing but the result or the error goes to stdout.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
+from hull.cni import fastjson as json
 from hull import errors
 from hull.spec.cni import (ERR_DECODING_FAILURE, ERR_INCOMPATIBLE_VERSION, ERR_INVALID_ENVIRONMENT,
                            ERR_INVALID_NETWORK_CONFIG, ERR_IO_FAILURE, ERR_TRY_AGAIN_LATER,

@@ -12,8 +12,10 @@ when it sends one).
 from __future__ import annotations
 
 import os
-import socket
 import struct
+
+# _socket, not socket: socket.py pulls in selectors and enum (~5 ms per plugin start).
+import _socket as socket
 
 NETLINK_ROUTE = 0
 NETLINK_CAP_ACK = 10

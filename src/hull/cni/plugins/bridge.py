@@ -183,7 +183,7 @@ def cmd_del(args) -> None:
                             pod.delete_link(link.index)
                 ns.run(inside)
     if conf.ip_masq:
-        masq.delete(conf.masq_table, args.container_id)
+        masq.delete(conf.masq_table, args.container_id, masq.families_of(args.prev_result))
 
 
 def cmd_check(args) -> None:

@@ -192,7 +192,8 @@ def cmd_del(args) -> None:
     tag = _tag(conf, args.container_id)
     if _use_nft(conf):
         from hull.cni import nft
-        for family in ("ip", "ip6"):
+        from hull.cni.masq import families_of
+        for family in families_of(args.prev_result):
             nft.remove_elements_of(family, _table(conf),
                                    [("map", "hostip_ports"), ("map", "any_ports"), ("set", "hairpin")], tag)
     else:
