@@ -36,9 +36,10 @@ REGISTRY_BIN = "docker-registry"
 START_TIMEOUT = 20.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(address: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((address, 0))
         return s.getsockname()[1]
 
 
@@ -236,18 +237,21 @@ class RegistryServer:
     """``docker-registry serve`` on 127.0.0.1:<free port>, stopped by PID."""
 
     def __init__(self, *, tls: bool = False, users: dict[str, str] | None = None,
-                 token: TokenServer | None = None, workdir: str | os.PathLike | None = None):
+                 token: TokenServer | None = None, workdir: str | os.PathLike | None = None,
+                 address: str = "127.0.0.1"):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="hull-registry-"))
         self._own_workdir = workdir is None
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tls, self.users, self.token = tls, dict(users or {}), token
+        self.address = address  # 127.0.0.1 or ::1
         self.port = 0
         self.ca: TestCA | None = None
         self.process: subprocess.Popen | None = None
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{address}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -292,7 +296,7 @@ class RegistryServer:
         if self.tls and self.ca is None:
             self.ca = TestCA(self.workdir / "ca")
         for _ in range(5):
-            self.port = free_port()
+            self.port = free_port(self.address)
             if self.ca:
                 self.skopeo_cert_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copy(self.ca.ca_cert, self.skopeo_cert_dir / "ca.crt")
@@ -317,7 +321,7 @@ class RegistryServer:
             if self.process.poll() is not None:
                 return False  # port taken between free_port() and bind, most likely
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection((self.address, self.port), timeout=0.5):
                     return True
             except OSError:
                 time.sleep(0.05)

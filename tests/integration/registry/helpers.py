@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,3 +35,17 @@ def assert_matches_layout(resolved: Resolved, blobs: dict[str, bytes], layout, t
     for digest, data in blobs.items():
         assert sha256(data) == digest
         assert data == kit.layout_blob(layout, digest)
+
+
+def push_layout_image(client, layout, tag, destination, **blob_options) -> tuple[str, list[str]]:
+    """Push a layout's image with hull's client: (manifest digest, outcome per blob)."""
+    desc, manifest = kit.layout_manifest(layout, tag)
+    doc = json.loads(manifest)
+    outcomes = []
+    for blob in [doc["config"], *doc["layers"]]:
+        outcomes.append(client.push_blob(
+            destination, blob, lambda b=blob: io.BytesIO(kit.layout_blob(layout, b["digest"])),
+            **blob_options))
+    digest = client.push_manifest(destination, desc["mediaType"], manifest)
+    assert digest == desc["digest"]
+    return digest, outcomes

@@ -13,7 +13,7 @@ from hull.registry import media
 from hull.testing import registry as kit
 
 from .conftest import REPO
-from .helpers import assert_matches_layout, fetch_all, sha256
+from .helpers import assert_matches_layout, fetch_all, push_layout_image, sha256
 
 pytestmark = pytest.mark.root  # starts registry daemons
 
@@ -163,3 +163,22 @@ def test_blob_shorter_than_its_descriptor_is_truncated(client, plain_registry):
                                                   rf"{layer.size}, the descriptor says "
                                                   rf"{layer.size + 7}"):
             stream.read()
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_ipv6_loopback_registry(layout, tls):
+    reg = kit.RegistryServer(address="::1", tls=tls).start()
+    try:
+        ref = parse(f"{reg.host}/{REPO}:arm")
+        # skopeo 1.9 cannot parse [::1] references: hull's client pushes, a fresh one pulls
+        with RegistryClient(RegistryConfig([], certs_dir=reg.certs_dir)) as pusher:
+            push_layout_image(pusher, layout, "arm", ref)
+        assert ref.domain == reg.host and reg.host.startswith("[::1]:")
+        with RegistryClient(RegistryConfig([], certs_dir=reg.certs_dir),
+                            platform="linux/arm64") as client:
+            resolved = client.resolve(ref)
+            assert resolved.endpoint.scheme == ("https" if tls else "http")
+            blobs = fetch_all(client, resolved)
+        assert_matches_layout(resolved, blobs, layout, "arm")
+    finally:
+        reg.stop()
