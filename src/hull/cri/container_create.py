@@ -51,6 +51,29 @@ def log_path(sb, config: api.ContainerConfig) -> str:
     return os.path.join(sb.config.log_directory, config.log_path)
 
 
+def make_mount_points(rootfs: str, mounts: list[dict]) -> None:
+    """Create missing bind-mount targets in the writable layer now, as root.
+
+    runc would create them as the container's root, which cannot write the
+    image's directories when the pod has a user namespace (no idmap mounts).
+    """
+    top = os.path.realpath(rootfs)
+    for m in mounts:
+        if m.get("type") != "bind":
+            continue
+        dest = os.path.join(top, m["destination"].lstrip("/"))
+        if os.path.lexists(dest):
+            continue
+        parent = os.path.realpath(os.path.dirname(dest))
+        if parent != top and not parent.startswith(top + "/"):
+            continue   # a symlink leading out of the rootfs: leave it to the runtime
+        os.makedirs(parent, exist_ok=True)
+        if os.path.isdir(m["source"]):
+            os.mkdir(dest)
+        else:
+            open(dest, "a").close()
+
+
 def prepare(d, sb, c: Container, image) -> None:
     """Rootfs, user, spec; undone entirely on failure."""
     config = c.config
@@ -78,6 +101,7 @@ def prepare(d, sb, c: Container, image) -> None:
             uid=who.uid, gid=who.gid, groups=who.groups, mounts=mounts, target_pid=target_pid,
             oom_score_floor=d.oom_score_floor)
         spec = oci_spec.build(plan)
+        make_mount_points(target, spec["mounts"])
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(spec, f)
         if c.log_path:

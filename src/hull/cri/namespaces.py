@@ -10,9 +10,10 @@ thread, and the thread dies afterwards) and pinned by bind-mounting
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 
-from hull.errors import from_oserror
+from hull.errors import Internal, from_oserror
 from hull.sys import libc
 
 FLAGS = {"net": libc.CLONE_NEWNET, "ipc": libc.CLONE_NEWIPC, "uts": libc.CLONE_NEWUTS}
@@ -54,6 +55,89 @@ def pin(directory: str, kinds: list[str], hostname: str = "") -> dict[str, str]:
             raise from_oserror(err, f"cannot pin namespaces in {directory}") from err
         raise err
     return paths
+
+
+def pin_in_userns(directory: str, kinds: list[str], hostname: str, uid_map: dict,
+                  gid_map: dict) -> dict[str, str]:
+    """Like ``pin``, but inside a new user namespace that owns the others.
+
+    A multi-threaded process cannot unshare a user namespace, so a helper
+    (util-linux ``unshare`` running sh) makes them all; we write its id maps
+    (as root: no newuidmap needed) and it waits on stdin until we have pinned
+    everything. The hostname is set from a thread that joins the UTS namespace
+    (exec dropped the helper's capabilities in its namespace).
+    """
+    os.makedirs(directory, exist_ok=True)
+    flags = {"net": "--net", "ipc": "--ipc", "uts": "--uts"}
+    script = "echo started; read _; echo ready; read _"
+    helper = subprocess.Popen(["unshare", "--user", *[flags[k] for k in kinds], "--",
+                               "/bin/sh", "-c", script],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    paths = {kind: os.path.join(directory, kind) for kind in ["user", *kinds]}
+    try:
+        _expect(helper, b"started", directory)
+        for name, m in (("uid_map", uid_map), ("gid_map", gid_map)):
+            with open(f"/proc/{helper.pid}/{name}", "w") as f:
+                f.write(f"{m['containerID']} {m['hostID']} {m['size']}\n")
+        helper.stdin.write(b"go\n")
+        helper.stdin.flush()
+        _expect(helper, b"ready", directory)
+        for kind, path in paths.items():
+            with open(path, "w"):
+                pass
+            libc.mount(f"/proc/{helper.pid}/ns/{kind}", path, None, libc.MS_BIND)
+        if "uts" in paths and hostname:
+            set_hostname(paths["uts"], hostname)
+    except OSError as e:
+        unpin(paths)
+        raise from_oserror(e, f"cannot pin namespaces in {directory}") from e
+    except BaseException:
+        unpin(paths)
+        raise
+    finally:
+        try:
+            helper.stdin.close()   # the helper reads EOF and exits
+        except OSError:
+            pass
+        try:
+            helper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.wait()
+        helper.stdout.close()
+        helper.stderr.close()
+    return paths
+
+
+def set_hostname(uts_path: str, hostname: str) -> None:
+    """Set the hostname of a pinned UTS namespace from a thread that joins it."""
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            fd = os.open(uts_path, os.O_RDONLY)
+            try:
+                libc.setns(fd, libc.CLONE_NEWUTS)
+            finally:
+                os.close(fd)
+            libc.sethostname(hostname)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(e)
+
+    thread = threading.Thread(target=work, name="hull-uts")
+    thread.start()
+    thread.join()
+    if outcome:
+        raise outcome[0]
+
+
+def _expect(helper: subprocess.Popen, word: bytes, directory: str) -> None:
+    if helper.stdout.readline().strip() != word:
+        helper.kill()
+        cause = helper.stderr.read().decode(errors="replace").strip()
+        raise Internal(f"cannot create user namespace in {directory}: "
+                       f"{cause or 'the helper died'}")
 
 
 def unpin(paths: dict[str, str]) -> None:

@@ -155,9 +155,11 @@ def base_mounts(sc: api.LinuxContainerSecurityContext, sandbox: SandboxView) -> 
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
                      *([] if userns else ["gid=5"])]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-         "options": ["nosuid", "noexec", "nodev"]},
     ]
+    if not userns:
+        # mqueue must belong to the IPC namespace's user namespace: the pod's is the host's
+        mounts.append({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                       "options": ["nosuid", "noexec", "nodev"]})
     if userns or sandbox.host_network:
         # sysfs needs a network namespace owned by the container's user namespace
         mounts.append({"destination": "/sys", "type": "bind", "source": "/sys",
@@ -206,7 +208,9 @@ def namespaces(plan: ContainerPlan) -> list[dict]:
     elif opts.pid == api.TARGET:
         found.append({"type": "pid", "path": f"/proc/{plan.target_pid}/ns/pid"})
     if sb.uid_mappings:
-        found.append({"type": "user"})
+        # the pod's pinned user namespace owns its net/ipc/uts namespaces
+        user = sb.namespaces.get("user")
+        found.insert(0, {"type": "user", **({"path": user} if user else {})})
     return found
 
 

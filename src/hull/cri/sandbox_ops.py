@@ -49,6 +49,9 @@ def _userns(sb: Sandbox) -> None:
     if opts.network == api.NODE:
         raise InvalidArgument(f"cannot run pod sandbox {sb.name}: a user namespace with the "
                               f"host network is not supported")
+    if len(userns.uids) != 1 or len(userns.gids) != 1:
+        raise InvalidArgument(f"cannot run pod sandbox {sb.name}: hull supports one uid and "
+                              f"one gid mapping range per pod (kubelet sends one)")
     to_spec = [{"containerID": m.container_id, "hostID": m.host_id, "size": m.length}
                for m in userns.uids]
     sb.extra["uid_mappings"] = to_spec
@@ -77,7 +80,12 @@ def _setup(d, sb: Sandbox) -> None:
     sb.extra["own_cgroup"] = not config.linux.cgroup_parent
     kinds = [k for k, mode in (("net", opts.network), ("uts", opts.network), ("ipc", opts.ipc))
              if mode != api.NODE]
-    sb.namespaces = namespaces.pin(os.path.join(directory, "ns"), kinds, hostname)
+    if sb.extra.get("uid_mappings"):
+        sb.namespaces = namespaces.pin_in_userns(os.path.join(directory, "ns"), kinds, hostname,
+                                                 sb.extra["uid_mappings"][0],
+                                                 sb.extra["gid_mappings"][0])
+    else:
+        sb.namespaces = namespaces.pin(os.path.join(directory, "ns"), kinds, hostname)
     if opts.ipc != api.NODE:
         shm = os.path.join(directory, "shm")
         namespaces.mount_shm(shm)

@@ -39,6 +39,7 @@ class Hulld:
     def __init__(self, base: str | None = None,
                  runtime: str = os.environ.get("HULL_CRI_TEST_RUNTIME", "runc")):
         self.base = base or tempfile.mkdtemp(prefix="hcri-", dir="/tmp")
+        os.chmod(self.base, 0o711)   # user-namespaced containers traverse it
         self.root = os.path.join(self.base, "root")
         self.state = os.path.join(self.base, "state")
         self.socket = os.path.join(self.base, "hull.sock")
