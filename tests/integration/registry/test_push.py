@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from hull.registry import RegistryClient, RegistryConfig, Credentials, RetryPolicy
