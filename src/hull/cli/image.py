@@ -104,6 +104,8 @@ class ProgressPrinter:
             if event.action == "exists" and layer.action == "Pushing":
                 action = "Layer already exists"
             changed = action != layer.action
+            if changed and action in ("Downloading", "Pushing"):
+                layer.started = time.monotonic()  # speed counts from the first byte
             layer.action, layer.current = action, event.current
             layer.total = event.total or layer.total
             if event.action in ("downloading", "pushing", "uploaded", "done"):

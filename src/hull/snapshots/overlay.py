@@ -110,12 +110,15 @@ def mount(snapshot: Snapshot, target: str) -> None:
         # an image with no layers: an empty read-only lower is what overlay needs
         raise errors.FailedPrecondition(f"cannot mount snapshot {snapshot.key}: no layers")
     data = snapshot.mount_options()
-    if len(data) > MAX_MOUNT_DATA:
-        raise errors.OutOfRange(f"cannot mount snapshot {snapshot.key}: {len(snapshot.lowers)} "
-                                "layers exceed the kernel's mount option size")
     flags = libc.MS_RDONLY if snapshot.kind == "view" else 0
     try:
-        libc.mount("overlay", target, "overlay", flags, data)
+        if len(data) <= MAX_MOUNT_DATA:
+            libc.mount("overlay", target, "overlay", flags, data)
+        else:  # too many layers for one page of options: add them one by one
+            from hull.sys.fs import mount_overlay_fsconfig
+
+            mount_overlay_fsconfig(target, snapshot.lowers, snapshot.upper, snapshot.work,
+                                   {"index": "off"}, readonly=bool(flags))
     except OSError as e:
         raise errors.from_oserror(e, f"cannot mount snapshot {snapshot.key} at {target}") from e
 

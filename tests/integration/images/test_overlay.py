@@ -102,3 +102,16 @@ def test_gc_never_removes_a_mounted_container_rootfs(store, layered, tmp_path):
     assert len(report.removed_snapshots) == 3
     assert store.dirs.ids_on_disk() == set()
     assert list(store.content.list()) == []
+
+
+def test_many_layers_exceeding_one_page_of_mount_options(store, tmp_path, busybox_layer):
+    layers = [(busybox_layer, "gzip")]
+    layers += [(layer_tar([(f"layers/{i:03d}", "file", str(i))]), "") for i in range(90)]
+    layout = make_layout(tmp_path / "tall", layers)
+    [image] = store.import_layout(layout, "example.com/tall:1")
+    snap = store.prepare_rootfs("hull-images-tall", image.id)
+    assert len(",".join(snap.lowers)) > 4096  # mount(2) alone could not take it
+    with mounted(store, "hull-images-tall", tmp_path / "tall-mnt") as root:
+        assert sorted(os.listdir(root / "layers")) == [f"{i:03d}" for i in range(90)]
+        assert chroot(root, "/bin/cat", "/layers/089") == "89"
+    store.remove_rootfs("hull-images-tall")
