@@ -330,6 +330,11 @@ def build(plan: ContainerPlan) -> dict:
     if not sc.privileged:
         linux["maskedPaths"] = list(sc.masked_paths) or list(DEFAULT_MASKED)
         linux["readonlyPaths"] = list(sc.readonly_paths) or list(DEFAULT_READONLY)
+    propagations = {m.propagation for m in config.mounts}
+    if api.PROPAGATION_BIDIRECTIONAL in propagations:
+        linux["rootfsPropagation"] = "rshared"   # else the mount cannot reach the host
+    elif api.PROPAGATION_HOST_TO_CONTAINER in propagations:
+        linux["rootfsPropagation"] = "rslave"
     if sb.uid_mappings:
         linux["uidMappings"] = sb.uid_mappings
         linux["gidMappings"] = sb.gid_mappings

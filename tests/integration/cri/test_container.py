@@ -306,3 +306,37 @@ def test_container_stats(pods):
     listed = pods.rt.ListContainerStats(api.ListContainerStatsRequest(
         filter=api.ContainerStatsFilter(pod_sandbox_id=sid))).stats
     assert [s.attributes.id for s in listed] == [cid]
+
+
+def test_oom_killed_reason(pods):
+    sid, cfg = pods.run()
+    cid = pods.container(sid, cfg, ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"],
+                         linux=api.LinuxContainerConfig(resources=api.LinuxContainerResources(
+                             memory_limit_in_bytes=32 << 20, memory_swap_limit_in_bytes=32 << 20)))
+    st = wait_state(pods, cid, api.CONTAINER_EXITED, seconds=60)
+    assert st.exit_code != 0 and st.reason == "OOMKilled"
+
+
+def test_bidirectional_mount_propagates_to_host(pods, tmp_path):
+    import subprocess
+
+    from hull.sys import libc
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    libc.mount(str(shared), str(shared), None, libc.MS_BIND)
+    try:
+        libc.mount(None, str(shared), None, libc.MS_SHARED)
+        sid, cfg = pods.run()
+        sc = api.LinuxContainerSecurityContext(privileged=True)
+        cid = pods.container(sid, cfg, mounts=[api.Mount(
+            container_path="/shared", host_path=str(shared),
+            propagation=api.PROPAGATION_BIDIRECTIONAL)],
+            linux=api.LinuxContainerConfig(security_context=sc))
+        assert pods.exec(cid, "sh", "-c", "mkdir /shared/sub && "
+                                          "mount -t tmpfs hull-cri-prop /shared/sub").exit_code == 0
+        mounts = open("/proc/self/mountinfo").read()
+        assert str(shared / "sub") in mounts
+        pods.exec(cid, "umount", "/shared/sub")
+    finally:
+        subprocess.run(["umount", "-R", str(shared)], capture_output=True)
