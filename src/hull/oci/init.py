@@ -168,9 +168,9 @@ def _prepare(plan: InitPlan, channel: Channel) -> None:
                         _hook_state(plan, host_pid))
     rootfs.enter(plan.rootfs, root_fd, own_namespace=plan.new_mount_ns)
     os.close(root_fd)
-    rootfs.finish(plan.rootfs)
     _set_names(plan)
-    _write_sysctls(plan)
+    _write_sysctls(plan)   # before readonlyPaths make /proc/sys read-only (runc's order)
+    rootfs.finish(plan.rootfs, own_namespace=plan.new_mount_ns)
     if process.new_keyring:
         _join_keyring(plan)
     proc.setup_console(process)

@@ -59,6 +59,9 @@ def ensure_in_root(root_fd: int, path: str, directory: bool = True, mode: int = 
         return open_in_root(root_fd, path)
     except FileNotFoundError:
         pass
+    resolved = resolve_in_root(root_fd, path)
+    if resolved != path:  # a symlink on the way: create what it points at, in the root
+        return ensure_in_root(root_fd, resolved, directory, mode)
     parent, _, name = path.rstrip("/").rpartition("/")
     parent_fd = ensure_in_root(root_fd, parent or "/", True, 0o755)
     try:
@@ -74,6 +77,39 @@ def ensure_in_root(root_fd: int, path: str, directory: bool = True, mode: int = 
         return openat2(parent_fd, name, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
     finally:
         os.close(parent_fd)
+
+
+def resolve_in_root(root_fd: int, path: str, max_links: int = 40) -> str:
+    """``path`` with every symlink expanded as if ``root_fd`` were /, lexically;
+    ``..`` stops at the root. Missing components are kept as they are."""
+    pending = [c for c in path.split("/") if c]
+    done: list[str] = []
+    links = 0
+    while pending:
+        component = pending.pop(0)
+        if component == ".":
+            continue
+        if component == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = "/".join(done + [component])
+        try:
+            is_link = os.stat(candidate, dir_fd=root_fd, follow_symlinks=False).st_mode \
+                & 0o170000 == 0o120000
+        except FileNotFoundError:
+            is_link = False
+        if not is_link:
+            done.append(component)
+            continue
+        links += 1
+        if links > max_links:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+        target = os.readlink(candidate, dir_fd=root_fd)
+        if target.startswith("/"):
+            done = []
+        pending = [c for c in target.split("/") if c] + pending
+    return "/" + "/".join(done)
 
 
 def fd_path(fd: int) -> str:

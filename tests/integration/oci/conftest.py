@@ -34,6 +34,18 @@ def rootfs(tmp_path_factory) -> Path:
     return make_rootfs(tmp_path_factory.mktemp("hull-oci-rootfs") / "rootfs")
 
 
+@pytest.fixture(scope="session")
+def open_rootfs():
+    """A rootfs every uid can reach (for user namespaces: the container's root
+    is an unprivileged host uid, and pytest's temp dirs are 0700)."""
+    import tempfile
+
+    top = tempfile.mkdtemp(prefix="hull-oci-open-", dir="/var/tmp")
+    os.chmod(top, 0o755)
+    yield make_rootfs(os.path.join(top, "rootfs"))
+    shutil.rmtree(top, ignore_errors=True)
+
+
 class Bundle:
     def __init__(self, path: Path, rootfs: Path):
         self.path = path
@@ -147,3 +159,20 @@ def cgroup_dirs(container_id: str) -> list[str]:
         for dirpath, dirnames, _ in os.walk(top):
             found.extend(os.path.join(dirpath, d) for d in dirnames if d == container_id)
     return found
+
+
+def run_output(runtime: Runtime, bundle: Bundle, container_id: str, *args: str) -> tuple[int, str]:
+    """``run`` the bundle in the foreground with ``args``; (exit code, its stdout)."""
+    import tempfile
+
+    if args:
+        bundle.args(*args)
+    bundle.write()
+    with tempfile.TemporaryFile() as out:
+        result = runtime("run", "--bundle", str(bundle.path), container_id, check=False,
+                         stdout=out)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    if result.returncode != 0 and result.stderr:
+        text += result.stderr
+    return result.returncode, text
