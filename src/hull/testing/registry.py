@@ -54,7 +54,7 @@ def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
 # --- certificates -------------------------------------------------------
 
 @dataclass
-class TestCA:
+class CertificateAuthority:
     """A CA and one server certificate for 127.0.0.1, localhost and ::1."""
 
     directory: Path
@@ -245,7 +245,7 @@ class RegistryServer:
         self.tls, self.users, self.token = tls, dict(users or {}), token
         self.address = address  # 127.0.0.1 or ::1
         self.port = 0
-        self.ca: TestCA | None = None
+        self.ca: CertificateAuthority | None = None
         self.process: subprocess.Popen | None = None
 
     @property
@@ -294,7 +294,7 @@ class RegistryServer:
 
     def start(self) -> "RegistryServer":
         if self.tls and self.ca is None:
-            self.ca = TestCA(self.workdir / "ca")
+            self.ca = CertificateAuthority(self.workdir / "ca")
         for _ in range(5):
             self.port = free_port(self.address)
             if self.ca:
