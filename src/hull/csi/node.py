@@ -156,11 +156,15 @@ class NodeService(csi_pb2_grpc.NodeServicer):
     def _publish(self, volume: Volume, staging: Staging, p: Publication) -> None:
         if mounts.is_mount_point(p.path):
             return
+        backend = self.driver.backend(volume)
+        extra_device = None
         if p.block:
-            device = self.driver.backend(volume).device(volume)
+            device = backend.device(volume)
             if device is None:
                 raise FailedPrecondition(f"cannot publish volume {volume.id}: its loop device "
                                          f"is gone; stage it again")
+            if p.readonly:
+                device = extra_device = backend.read_only_device(volume)
             if os.path.isdir(p.path) and not os.listdir(p.path):
                 os.rmdir(p.path)  # a CO-made directory; a device needs a file to land on
             created = not os.path.exists(p.path)
@@ -177,6 +181,8 @@ class NodeService(csi_pb2_grpc.NodeServicer):
         except OSError as e:
             if created:
                 self._remove_target(p.path)
+            if extra_device:
+                backend.release_device(volume, extra_device)
             raise from_oserror(e, f"cannot publish volume {volume.id} at {p.path}") from e
 
     @staticmethod
@@ -192,14 +198,18 @@ class NodeService(csi_pb2_grpc.NodeServicer):
         validate.require(request.volume_id, "volume_id", rpc)
         target = self._path(request.target_path, "target_path", rpc)
         with self.driver.locks.hold(f"volume:{request.volume_id}"):
-            self.driver.volume(request.volume_id, rpc)
+            volume = self.driver.volume(request.volume_id, rpc)
             recorded = self.state.publication(target)
-            if recorded is not None and recorded.volume_id != request.volume_id:
-                raise FailedPrecondition(f"cannot {rpc} {request.volume_id}: {target} "
+            if recorded is not None and recorded.volume_id != volume.id:
+                raise FailedPrecondition(f"cannot {rpc} {volume.id}: {target} "
                                          f"publishes volume {recorded.volume_id}")
-            for point in mounts.mounts_under(target):
-                if point == target:
-                    mounts.unmount(point)
+            mounted = mounts.mount_points().get(target)
+            if mounted is not None:
+                mounts.unmount(target)
+                if recorded is not None and recorded.block and recorded.readonly:
+                    # the bind's root names the device node it carried
+                    self.driver.backend(volume).release_device(
+                        volume, "/dev/" + mounted["root"].strip("/"))
             self._remove_target(target)
             if recorded is not None:
                 self.state.unrecord_publication(target)

@@ -189,3 +189,13 @@ def size_bytes(device: str) -> int:
     name = os.path.basename(device)
     with open(f"{SYS_BLOCK}/{name}/size") as f:
         return int(f.read()) * 512
+
+
+def read_only(device: str) -> bool:
+    """Was the device attached read-only (LO_FLAGS_READ_ONLY)?"""
+    name = os.path.basename(device)
+    try:
+        with open(f"{SYS_BLOCK}/{name}/ro") as f:
+            return f.read().strip() == "1"
+    except FileNotFoundError:
+        return False

@@ -10,6 +10,7 @@ import pytest
 
 from hull._generated import csi_pb2 as pb
 from hull.csi import mounts
+from hull.sys import loop
 from tests.integration.csi.conftest import MODE, block_cap, code_of, mount_cap
 
 pytestmark = pytest.mark.root
@@ -197,3 +198,44 @@ def test_block_multi_node_multi_writer_refused(plugin):
                                      volume_capabilities=[block_cap(MODE.MULTI_NODE_MULTI_WRITER)])
     assert code_of(plugin.controller.CreateVolume, request) == grpc.StatusCode.INVALID_ARGUMENT
     assert not os.listdir(f"{plugin.root}/volumes")  # nothing half-created
+
+
+def test_read_only_block_publication_refuses_writes(plugin):
+    """A bind mount's ro flag does not stop writes to a device node: a
+    read-only raw block publication gets its own read-only loop device."""
+    cap = block_cap()
+    vol = plugin.create("hull-csi-test-block-ro", 16 << 20, "loop", caps=[cap])
+    staging, rw, ro = (f"{plugin.base}/{n}" for n in ("staging", "rw", "ro"))
+    plugin.stage(vol.volume_id, staging, cap)
+    plugin.publish(vol.volume_id, staging, rw, block_cap(MODE.SINGLE_NODE_MULTI_WRITER))
+    plugin.publish(vol.volume_id, staging, ro, block_cap(MODE.SINGLE_NODE_MULTI_WRITER),
+                   readonly=True)
+    fd = os.open(rw, os.O_RDWR | os.O_DIRECT)
+    try:
+        import mmap
+        block = mmap.mmap(-1, 4096)
+        block.write(b"through the writer" + b"\0" * (4096 - 18))
+        os.pwrite(fd, block, 0)
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError) as info:  # refused at open or at write, by kernel version
+        fd = os.open(ro, os.O_WRONLY)
+        try:
+            os.write(fd, b"\0" * 512)
+        finally:
+            os.close(fd)
+    assert info.value.errno in (1, 13, 30)  # EPERM, EACCES or EROFS
+    fd = os.open(ro, os.O_RDONLY | os.O_DIRECT)
+    try:
+        readback = mmap.mmap(-1, 4096)
+        os.preadv(fd, [readback], 0)
+        assert bytes(readback[:18]) == b"through the writer"
+    finally:
+        os.close(fd)
+    image = f"{plugin.root}/volumes/{vol.volume_id}.img"
+    assert len(loop.find_by_backing(image)) == 2
+    plugin.unpublish(vol.volume_id, ro)
+    assert len(loop.find_by_backing(image)) == 1  # the read-only device went with it
+    plugin.unpublish(vol.volume_id, rw)
+    plugin.unstage(vol.volume_id, staging)
+    assert loop.find_by_backing(image) == []

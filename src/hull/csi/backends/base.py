@@ -100,6 +100,12 @@ class Backend(abc.ABC):
     def device(self, volume: Volume) -> str | None:
         """The block device serving the volume, if one is attached."""
 
+    def read_only_device(self, volume: Volume) -> str:
+        raise NotImplementedError(f"backend {self.name} has no block devices")
+
+    def release_device(self, volume: Volume, device: str) -> None:
+        """Give back a device from ``read_only_device``."""
+
     @abc.abstractmethod
     @contextlib.contextmanager
     def files(self, volume: Volume, staged_mount: str | None,

@@ -196,8 +196,23 @@ class LoopBackend(Backend):
     # ---- node side ----
 
     def device(self, volume: Volume) -> str | None:
-        found = loop.find_by_backing(self.image(volume.id))
+        """The volume's read-write device (read-only ones serve ro publications)."""
+        found = [d for d in loop.find_by_backing(self.image(volume.id))
+                 if not loop.read_only(d)]
         return found[0] if found else None
+
+    def read_only_device(self, volume: Volume) -> str:
+        """A fresh read-only device for one read-only raw block publication:
+        a bind mount's ro flag does not stop writes to a device node."""
+        try:
+            return loop.attach(self.image(volume.id), read_only=True, direct_io=self.direct_io)
+        except OSError as e:
+            raise from_oserror(e, f"cannot attach volume {volume.id} read-only") from e
+
+    def release_device(self, volume: Volume, device: str) -> None:
+        """Detach a read-only publication's device (never the staged one)."""
+        if loop.read_only(device) and loop.backing_file(device) == self.image(volume.id):
+            loop.detach(device)
 
     def ensure_device(self, volume: Volume) -> str:
         """The volume's loop device, attaching the image when none is."""
