@@ -10,7 +10,7 @@ from hull.testing import registry as kit
 from hull.testing.registry import Fault
 
 from .conftest import REPO
-from .helpers import sha256
+from .helpers import fetch_all, sha256
 
 pytestmark = pytest.mark.root  # starts registry daemons
 
@@ -110,3 +110,17 @@ def test_registry_that_never_answers_times_out():
                             retry=RetryPolicy(attempts=2, initial=0.01)) as client:
             with pytest.raises(DeadlineExceeded, match=f"127.0.0.1:{port} did not answer in time"):
                 client.resolve(f"127.0.0.1:{port}/x:1")
+
+
+def test_parallel_downloads_resume_independently(client, proxy, layout):
+    resolved = client.resolve(f"{proxy.host}/{REPO}:v1")
+    for layer in resolved.layers:
+        if layer.size > 1000:
+            proxy.add(Fault(path_contains=f"/blobs/{layer.digest}", cut_after=layer.size // 3,
+                            count=2))
+    proxy.add(Fault(path_contains=f"/blobs/{resolved.config.digest}", status=503))
+    blobs = fetch_all(client, resolved, threads=4)
+    for digest, data in blobs.items():
+        assert data == kit.layout_blob(layout, digest)
+    resumed = [h.get("Range") for m, p, h in proxy.requests if "/blobs/" in p and h.get("Range")]
+    assert len(resumed) == 2 * sum(1 for layer in resolved.layers if layer.size > 1000)
