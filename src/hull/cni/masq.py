@@ -43,10 +43,13 @@ def add(table: str, network: str, container_id: str, ips: list[dict]) -> None:
             script.append(f"add rule {family} {table} {chain} {addr} daddr {subnet} return")
         script.append(f"add rule {family} {table} {chain} {addr} daddr {multicast} return")
         script.append(f"add rule {family} {table} {chain} masquerade")
-        for address, _ in entries:
-            script.append(f"add element {family} {table} sources {{ {address} comment {comment} : jump {chain} }}")
+        elements = "".join(f"add element {family} {table} sources {{ {address} comment {comment} : "
+                           f"jump {chain} }}\n" for address, _ in entries)
         with nft.TableLock(family, table):
-            nft.apply("\n".join(script) + "\n")
+            try:  # table and chains usually exist: only this pod's elements
+                nft.apply(elements)
+            except nft.NftError:
+                nft.apply("\n".join(script) + "\n" + elements)
 
 
 def families_of(prev_result: dict | None) -> tuple[str, ...]:

@@ -87,6 +87,9 @@ class NetEnv:
         for line in self.nft_tables():
             sh("nft", "delete", *line.split()[1:], check=False)
         if link_exists(self.bridge):
+            # veths of pods whose netns is being destroyed asynchronously: remove them now
+            for port in os.listdir(f"/sys/class/net/{self.bridge}/brif"):
+                sh("ip", "link", "del", port, check=False)
             sh("ip", "link", "del", self.bridge, check=False)
 
 

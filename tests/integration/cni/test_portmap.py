@@ -59,3 +59,18 @@ def test_two_pods_share_the_table_and_del_keeps_the_other(net, pods, servers):
     assert connect(pb) == "b-still-mapped"
     cni.teardown("pod-b", b)
     assert net.nft_tables() == []
+
+
+def test_a_host_port_already_mapped_for_another_pod_is_refused(net, pods):
+    net.write(net.hull_chain(), version="1.0.0")
+    cni = net.cni()
+    a, b = pods(), pods()
+    port = 18600 + net.index
+    cni.setup("pod-a", a, capabilities={"portMappings": [{"hostPort": port, "containerPort": 80}]})
+    with pytest.raises(Exception) as e:
+        cni.setup("pod-b", b, capabilities={"portMappings": [{"hostPort": port, "containerPort": 80}]})
+    assert "hull-portmap" in str(e.value)
+    listing = sh("nft", "list", "table", "ip", net.portmap_table).stdout
+    assert "id: pod-b" not in listing and "id: pod-a" in listing
+    assert len(net.ip_files()) == 1  # pod-b's address was released by the rollback
+    cni.teardown("pod-a", a)

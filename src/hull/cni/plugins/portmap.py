@@ -98,7 +98,10 @@ def _tag(conf: dict, container_id: str) -> str:
     return f"name: {conf.get('name', '')} id: {container_id}"
 
 
-def nft_script(table: str, version: int, pod_ip: str, mappings: list[Mapping], tag: str, snat: bool) -> str:
+def nft_script(table: str, version: int, pod_ip: str, mappings: list[Mapping], tag: str,
+               snat: bool) -> tuple[str, str]:
+    """(the table, maps and rules; this pod's elements). ``create element`` makes a
+    hostPort already mapped for another pod an error instead of a silent overwrite."""
     from hull.cni.nft import quote
     family, addr_type, localhost = _FAMILIES[version]
     addr = family
@@ -125,17 +128,18 @@ def nft_script(table: str, version: int, pod_ip: str, mappings: list[Mapping], t
         f"add rule {family} {table} postrouting ct status dnat {addr} saddr . {addr} daddr @hairpin masquerade",
         f"add rule {family} {table} postrouting ct status dnat {addr} saddr {localhost} masquerade",
     ]
+    elements = []
     for m in mappings:
         value = f"{pod_ip} . {m.container_port}"
         if m.any_host():
-            lines.append(f"add element {family} {table} any_ports {{ {m.protocol} . {m.host_port} "
+            elements.append(f"create element {family} {table} any_ports {{ {m.protocol} . {m.host_port} "
                          f"comment {comment} : {value} }}")
         else:
-            lines.append(f"add element {family} {table} hostip_ports {{ {m.host_ip} . {m.protocol} . "
+            elements.append(f"create element {family} {table} hostip_ports {{ {m.host_ip} . {m.protocol} . "
                          f"{m.host_port} comment {comment} : {value} }}")
     if snat:
-        lines.append(f"add element {family} {table} hairpin {{ {pod_ip} . {pod_ip} comment {comment} }}")
-    return "\n".join(lines) + "\n"
+        elements.append(f"add element {family} {table} hairpin {{ {pod_ip} . {pod_ip} comment {comment} }}")
+    return "\n".join(lines) + "\n", "\n".join(elements) + "\n"
 
 
 def _enable_route_localnet(prev: dict) -> None:
@@ -172,10 +176,13 @@ def cmd_add(args) -> dict:
         from hull.cni import nft
         table = _table(conf)
         for version, pod_ip, chosen in _by_family(mappings, pod_ips):
-            script = nft_script(table, version, pod_ip, chosen, _tag(conf, args.container_id), snat)
+            base, elements = nft_script(table, version, pod_ip, chosen, _tag(conf, args.container_id), snat)
             try:
                 with nft.TableLock(_FAMILIES[version][0], table):
-                    nft.apply(script)
+                    try:  # the table is usually there already: a small transaction
+                        nft.apply(elements)
+                    except nft.NftError:
+                        nft.apply(base + elements)
             except nft.NftError as e:
                 cmd_del(args)
                 raise PluginError(ERR_PORTMAP, f"cannot map ports for {args.container_id}: {e}") from e
