@@ -3,7 +3,7 @@
 ``import json`` pulls in ``re``, ``enum`` and ``functools``: about 8 ms,
 most of hull-runc's budget for a whole command. The C scanner and encoder
 in ``_json`` do the real work without them; only the error path imports
-``json.decoder`` (for its exception type).
+``json.decoder`` (the C scanner needs its exception type in sys.modules).
 """
 
 from __future__ import annotations
@@ -40,10 +40,17 @@ def loads(text: str | bytes) -> object:
         text = text.decode("utf-8")
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
-        value, end = _scan(text, start)
+        try:
+            value, end = _scan(text, start)
+        except SystemError:
+            # _json reports errors with json.decoder.JSONDecodeError but only
+            # finds it in sys.modules: load it (the error path only) and retry
+            import json.decoder  # noqa: F401
+
+            value, end = _scan(text, start)
     except StopIteration as e:
         raise JSONError("expected a JSON value", e.value) from None
-    except ValueError as e:  # json.decoder.JSONDecodeError, imported by _json on error
+    except ValueError as e:  # json.decoder.JSONDecodeError
         raise JSONError(getattr(e, "msg", str(e)), getattr(e, "pos", 0)) from None
     if text[end:].strip(_WHITESPACE):
         raise JSONError("extra data after the JSON value", end)
