@@ -11,7 +11,6 @@ import tarfile
 import pytest
 
 from hull._generated import csi_pb2 as pb
-from tests.integration.csi.conftest import mount_cap
 
 pytestmark = pytest.mark.root
 
