@@ -425,6 +425,10 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
             backend = self.driver.backend(volume)
             if cap is not None:
                 backend.check_capability(cap, rpc)
+            limit = request.capacity_range.limit_bytes
+            if limit and limit < volume.capacity:
+                raise OutOfRange(f"cannot {rpc} {volume.id}: it holds {volume.capacity} bytes, "
+                                 f"more than limit_bytes {limit}; volumes do not shrink")
             size = validate.capacity(request.capacity_range, volume.capacity, 1, backend.align,
                                      volume.capacity + backend.max_size(), rpc)
             if size <= volume.capacity:

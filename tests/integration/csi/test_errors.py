@@ -135,6 +135,9 @@ def _calls(plugin, vol_id: str, base: str):
         ("expand missing", c.ControllerExpandVolume, pb.ControllerExpandVolumeRequest(
             volume_id=MISSING, capacity_range=pb.CapacityRange(required_bytes=1 << 30)),
          C.NOT_FOUND),
+        ("shrink", c.ControllerExpandVolume, pb.ControllerExpandVolumeRequest(
+            volume_id=vol_id, capacity_range=pb.CapacityRange(limit_bytes=1 << 20)),
+         C.OUT_OF_RANGE),
         ("get missing", c.ControllerGetVolume, pb.ControllerGetVolumeRequest(volume_id=MISSING),
          C.NOT_FOUND),
         ("modify missing", c.ControllerModifyVolume, pb.ControllerModifyVolumeRequest(
