@@ -75,16 +75,20 @@ def _monitor_alive(d, c: Container) -> bool:
 
 async def watch_exits(d) -> None:
     exit_dir = os.path.join(d.config.state, "exits")
+    handled: set[str] = set()   # exit files already accounted for (they stay until removal)
     while True:
         try:
-            names = os.listdir(exit_dir)
+            names = set(os.listdir(exit_dir))
         except FileNotFoundError:
-            names = []
-        for name in names:
+            names = set()
+        handled &= names
+        for name in names - handled:
             c = d.store.container(name)
             if c is None or c.state is not ContainerState.RUNNING:
                 if c is None and d.store.sandbox(name) is not None:
                     _infra_exited(d, name)
+                if c is None or c.state is not ContainerState.CREATING:
+                    handled.add(name)
                 continue
             async with d.locks.hold(c.id):
                 c = d.store.container(name)

@@ -67,10 +67,20 @@ def image_volumes(d, c: Container, rro: bool, stack: contextlib.ExitStack) -> li
 
 def release(d, c: Container) -> None:
     """Unmount and remove every rootfs the container took; idempotent."""
-    keys = c.extra.get("rootfs_keys") or [[c.id, os.path.join(d.container_dir(c.id), "rootfs")]]
+    keys = c.extra.get("rootfs_keys") or _all_possible_keys(d, c)
     for key, target in reversed(keys):
         _quietly(d.images.unmount_rootfs, target)
         _quietly(d.images.remove_rootfs, key)
+
+
+def _all_possible_keys(d, c: Container) -> list[list[str]]:
+    """What a container interrupted mid-create may have taken (its record has no list)."""
+    bundle = d.container_dir(c.id)
+    keys = [[c.id, os.path.join(bundle, "rootfs")]]
+    for index, m in enumerate(c.config.mounts):
+        if m.HasField("image") and m.image.image:
+            keys.append([f"{c.id}-vol{index}", os.path.join(bundle, "volumes", str(index))])
+    return keys
 
 
 def _quietly(fn, *args) -> None:
