@@ -83,13 +83,37 @@ class CertificateAuthority:
               "-extfile", str(ext), "-out", str(self.server_cert)])
 
 
+# --- servers in threads ----------------------------------------------------
+
+class _LoopbackServer:
+    """An http.server on 127.0.0.1:<free port>, served from a daemon thread."""
+
+    _server: ThreadingHTTPServer | None = None
+
+    def _serve(self, handler: type, name: str) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True, name=name).start()
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None, "not started"
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
 # --- token server --------------------------------------------------------
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class TokenServer:
+class TokenServer(_LoopbackServer):
     """The distribution token spec's server: GET with basic auth, POST OAuth2.
 
     ``users`` maps user -> password. Authenticated users get every action
@@ -115,14 +139,11 @@ class TokenServer:
         self._x5c = base64.b64encode(der).decode()
         self.refresh_tokens: dict[str, str] = {}
         self.requests: list[tuple[str, dict, str]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     @property
     def realm(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        return f"http://{self.host}/token"
 
     def sign(self, claims: dict) -> str:
         header = {"typ": "JWT", "alg": "RS256", "x5c": [self._x5c]}
@@ -207,11 +228,7 @@ class TokenServer:
                 answer["refresh_token"] = kit._new_refresh(user)
                 self._answer(200, answer)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="hull-test-token-server")
-        self._thread.start()
+        self._serve(Handler, "hull-test-token-server")
         return self
 
     def _new_refresh(self, user: str) -> str:
@@ -224,11 +241,6 @@ class TokenServer:
         with self._lock:
             self.requests.append((method, params, user))
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
 
 # --- the registry --------------------------------------------------------
@@ -475,7 +487,7 @@ class Fault:
     tamper: bool = False           # flip the last byte of the body (a corrupt manifest)
 
 
-class FaultProxy:
+class FaultProxy(_LoopbackServer):
     """A plain-HTTP reverse proxy in front of a kit registry, injecting faults.
 
     ``add(Fault(...))`` queues a fault for requests whose path contains a
@@ -490,12 +502,6 @@ class FaultProxy:
         self.accept_override: str | None = None
         self.requests: list[tuple[str, str, dict]] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def host(self) -> str:
-        assert self._server is not None
-        return f"127.0.0.1:{self._server.server_address[1]}"
 
     def add(self, fault: Fault) -> None:
         with self._lock:
@@ -578,22 +584,14 @@ class FaultProxy:
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True,
-                         name="hull-test-fault-proxy").start()
+        self._serve(Handler, "hull-test-fault-proxy")
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
 
 # --- a forward proxy --------------------------------------------------------
 
-class ForwardProxy:
+class ForwardProxy(_LoopbackServer):
     """An HTTP forward proxy on 127.0.0.1: CONNECT tunnels and absolute-URI requests.
 
     Forwards only to loopback addresses. ``requests`` records (method, target,
@@ -602,12 +600,7 @@ class ForwardProxy:
 
     def __init__(self):
         self.requests: list[tuple[str, str, str | None]] = []
-        self._server: ThreadingHTTPServer | None = None
 
-    @property
-    def host(self) -> str:
-        assert self._server is not None
-        return f"127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> "ForwardProxy":
         import http.client
@@ -677,14 +670,6 @@ class ForwardProxy:
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True,
-                         name="hull-test-forward-proxy").start()
+        self._serve(Handler, "hull-test-forward-proxy")
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
