@@ -242,8 +242,10 @@ class ImageStore:
                 raise errors.InvalidArgument("a tag cannot contain a digest")
             self.meta.tag(resolved, f"{reference.name}:{reference.tag or 'latest'}")
 
-    def remove(self, ref_or_id: str, *, missing_ok: bool = False, prune: bool = True) -> None:
-        """Untag a name, or remove an image by id with all its names.
+    def remove(self, ref_or_id: str, *, missing_ok: bool = False, prune: bool = True,
+               all_names: bool = False) -> None:
+        """Remove a name (docker rmi): the image goes with its last tag; by id, or with
+        ``all_names`` (CRI RemoveImage: "remove the whole image"), it goes at once.
 
         ``missing_ok``: CRI's RemoveImage must succeed for an image that is gone.
         Blobs and snapshots are reclaimed by GC (``prune``), which spares anything
@@ -256,16 +258,14 @@ class ImageStore:
                 if missing_ok:
                     return
                 raise
-            names = [n["name"] for n in self.meta.names_of(image_id)]
-            by_name = ref_or_id not in (image_id, image_id.split(":", 1)[1]) and len(names) > 1
-            if by_name:
-                name = next((n for n in names if self._resolve_name(ref_or_id) == n), None)
-                if name:
-                    self.meta.untag(name)
-                else:
-                    self.meta.delete_image(image_id)
-            else:
+            name = self._resolve_name(ref_or_id)
+            names = {n["name"]: n["kind"] for n in self.meta.names_of(image_id)}
+            if all_names or name not in names:  # an id (or prefix) names the whole image
                 self.meta.delete_image(image_id)
+            else:
+                self.meta.untag(name)
+                if not any(kind == "tag" for n, kind in names.items() if n != name):
+                    self.meta.delete_image(image_id)
             if prune:
                 self.gc(wait=False)  # a pull in progress holds the lease: collect next time
 

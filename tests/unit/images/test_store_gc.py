@@ -139,3 +139,22 @@ def test_layers_unsynced_before_a_reboot_are_unpacked_again(store, two_images):
 def test_sync_marks_layers_durable(store, two_images):
     store.sync()
     assert store.meta.unsynced_snapshots() == []
+
+
+def test_rmi_untags_and_removes_with_the_last_tag(store, two_images):
+    base, _ = two_images
+    store.tag(base.id, "example.com/alias:2")
+    store.remove("example.com/base:1")
+    assert store.get("example.com/alias:2").repo_tags == ["example.com/alias:2"]
+    assert store.get(base.id).id == base.id  # another tag keeps the image
+    store.remove("example.com/alias:2")
+    with pytest.raises(errors.NotFound):
+        store.get(base.id)
+
+
+def test_remove_all_names_for_cri(store, two_images):
+    base, _ = two_images
+    store.tag(base.id, "example.com/alias:2")
+    store.remove("example.com/base:1", all_names=True)
+    with pytest.raises(errors.NotFound):
+        store.get("example.com/alias:2")
