@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import socket
 import ssl
 
 import pytest
@@ -492,3 +493,13 @@ def test_expired_token_is_replaced_once():
     client.resolve(f"{HOST}/team/app:v1")
     assert issued == ["T1", "T2"]
     assert transport.calls[-1][2]["Authorization"] == "Bearer T2"
+
+
+def test_unknown_host_is_unavailable():
+    # a fake resolver failure: a real lookup would send a DNS query off the machine
+    client, transport, slept = make_client(
+        lambda *a: socket.gaierror(-2, "Name or service not known"))
+    with pytest.raises(Unavailable, match=f"cannot pull image {HOST}/team/app:v1: unknown registry "
+                                          f"host {HOST} \\(Name or service not known\\)"):
+        client.resolve(f"{HOST}/team/app:v1")
+    assert len(transport.calls) == 1 and slept == []
