@@ -54,10 +54,10 @@ class NodeService(csi_pb2_grpc.NodeServicer):
         with self.driver.locks.hold(f"volume:{request.volume_id}"):
             volume = self.driver.volume(request.volume_id, rpc)
             backend = self.driver.backend(volume)
-            backend.check_capability(cap, rpc)
-            if cap.block and not backend.supports_block:
+            if cap.block and not backend.supports_block:  # spec: "Exceeds capabilities"
                 raise FailedPrecondition(f"cannot {rpc} {volume.id}: a {volume.backend} "
                                          f"volume has no block device")
+            backend.check_capability(cap, rpc)
             recorded = self.state.staging(path)
             if recorded is not None:
                 self._same_staging(recorded, volume, cap, rpc)
