@@ -120,6 +120,10 @@ async def handle(d, request: api.CreateContainerRequest, ctx) -> api.CreateConta
     if sb.state is not SandboxState.READY:
         raise FailedPrecondition(f"cannot create container {config.metadata.name} in pod "
                                  f"sandbox {sb.id}: the sandbox is not ready")
+    if config.linux.security_context.privileged and \
+            not sb.config.linux.security_context.privileged:
+        raise InvalidArgument(f"cannot create container {config.metadata.name}: a privileged "
+                              f"container needs a privileged pod sandbox")
     image = rootfs.lookup_image(d, config.image.image,
                                 f"create container {config.metadata.name}")
     c = Container(id=secrets.token_hex(32), sandbox_id=sb.id,

@@ -175,6 +175,13 @@ def test_readonly_rootfs_capabilities_and_privileged(pods):
     ro = pods.container(sid, cfg, linux=api.LinuxContainerConfig(security_context=sc))
     assert pods.exec(ro, "touch", "/x").exit_code != 0
     assert pods.exec(ro, "chown", "1:1", "/tmp").exit_code != 0
+    privileged = api.LinuxContainerConfig(
+        security_context=api.LinuxContainerSecurityContext(privileged=True))
+    assert code_of(pods.container, sid, cfg, linux=privileged) == \
+        grpc.StatusCode.INVALID_ARGUMENT     # the pod did not ask to be privileged
+    pcfg = pods.config()
+    pcfg.linux.security_context.privileged = True
+    sid, cfg = pods.run(pcfg)
     priv = pods.container(sid, cfg, linux=api.LinuxContainerConfig(
         security_context=api.LinuxContainerSecurityContext(privileged=True)))
     caps = pods.exec(priv, "grep", "CapEff", "/proc/self/status").stdout.decode()
@@ -327,7 +334,9 @@ def test_bidirectional_mount_propagates_to_host(pods, tmp_path):
     libc.mount(str(shared), str(shared), None, libc.MS_BIND)
     try:
         libc.mount(None, str(shared), None, libc.MS_SHARED)
-        sid, cfg = pods.run()
+        pcfg = pods.config()
+        pcfg.linux.security_context.privileged = True
+        sid, cfg = pods.run(pcfg)
         sc = api.LinuxContainerSecurityContext(privileged=True)
         cid = pods.container(sid, cfg, mounts=[api.Mount(
             container_path="/shared", host_path=str(shared),

@@ -162,3 +162,22 @@ def test_update_pod_sandbox_resources(pods):
     pods.rt.UpdatePodSandboxResources(req)
     assert code_of(pods.rt.UpdatePodSandboxResources, api.UpdatePodSandboxResourcesRequest(
         pod_sandbox_id="nope")) == grpc.StatusCode.NOT_FOUND
+
+
+def test_host_pid_and_host_ipc(pods, hulld):
+    import uuid
+
+    sid, cfg = pods.run(pods.config(pid=api.NODE, ipc=api.NODE))
+    cfg_pid = cfg.linux.security_context.namespace_options
+    assert cfg_pid.pid == api.NODE
+    cid = pods.container(sid, cfg, linux=api.LinuxContainerConfig(
+        security_context=api.LinuxContainerSecurityContext(
+            namespace_options=api.NamespaceOption(pid=api.NODE, ipc=api.NODE))))
+    assert pods.exec(cid, "test", "-d", f"/proc/{hulld.proc.pid}").exit_code == 0
+    name = f"hull-cri-{uuid.uuid4().hex[:8]}"
+    try:
+        pods.exec(cid, "sh", "-c", f"echo host-ipc > /dev/shm/{name}")
+        assert open(f"/dev/shm/{name}").read() == "host-ipc\n"
+    finally:
+        if os.path.exists(f"/dev/shm/{name}"):
+            os.unlink(f"/dev/shm/{name}")
