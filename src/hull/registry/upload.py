@@ -7,11 +7,10 @@ import logging
 from typing import Any, Callable
 from urllib.parse import urlencode, urljoin
 
-from hull.errors import HullError, Internal, InvalidArgument, Unavailable
+from hull.errors import Internal, InvalidArgument, Unavailable, from_oserror
 from hull.registry.auth import repository_scope
 from hull.registry.media import Descriptor
 from hull.registry.reference import Reference
-from hull.registry.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +79,22 @@ def push_blob(client, ref: Reference, desc: Descriptor, open_reader: Callable[[]
             else:
                 _upload_monolithic(client, endpoint, location, desc, open_reader, what, scopes)
             return "uploaded"
-        except (Unavailable, OSError) as e:
-            if attempt >= client.retry.attempts or (isinstance(e, OSError) and not is_transient(e)):
-                if isinstance(e, HullError):
-                    raise
-                raise client._connection_error(e, endpoint.host, what) from e
+        except Unavailable as e:
+            if attempt >= client.retry.attempts:
+                raise
             log.info("upload of %s failed (%s); starting it again", desc.digest, e)
             client.retry.wait(attempt)
 
 
+def _open_source(open_reader: Callable[[], Any], what: str):
+    try:
+        return open_reader()
+    except OSError as e:
+        raise from_oserror(e, f"cannot {what}: cannot open the source") from e
+
+
 def _upload_monolithic(client, endpoint, location, desc, open_reader, what, scopes) -> None:
-    reader = open_reader()
+    reader = _open_source(open_reader, what)
     try:
         resp = client.send(endpoint, "PUT", _with_query(location, digest=desc.digest), what=what,
                            scopes=scopes, body=reader, retry=False,
@@ -104,7 +108,7 @@ def _upload_monolithic(client, endpoint, location, desc, open_reader, what, scop
 
 
 def _upload_chunked(client, endpoint, location, desc, open_reader, chunk_size, what, scopes):
-    reader = open_reader()
+    reader = _open_source(open_reader, what)
     try:
         offset = 0
         while offset < desc.size:

@@ -503,3 +503,41 @@ def test_unknown_host_is_unavailable():
                                           f"host {HOST} \\(Name or service not known\\)"):
         client.resolve(f"{HOST}/team/app:v1")
     assert len(transport.calls) == 1 and slept == []
+
+
+def test_push_retries_a_failed_upload_from_the_start():
+    uploads = []
+
+    def handler(method, url, headers, body):
+        if method == "HEAD":
+            return registry_error(404, "BLOB_UNKNOWN", "blob unknown")
+        if method == "POST":
+            return FakeResponse(202, b"", {"Location": f"/v2/team/app/blobs/uploads/{len(uploads)}"})
+        if method == "PUT":
+            uploads.append(body.read())
+            if len(uploads) == 1:
+                return registry_error(503, "UNAVAILABLE", "try later")
+            return FakeResponse(201, b"", {"Location": "/v2/team/app/blobs/x"})
+        raise AssertionError(method)
+
+    client, transport, slept = make_client(handler)
+    import io
+    assert client.push_blob(f"{HOST}/team/app:v1", blob(LAYER),
+                            lambda: io.BytesIO(LAYER)) == "uploaded"
+    assert uploads == [LAYER, LAYER] and slept == [0.2]
+    puts = [u for m, u, _ in transport.calls if m == "PUT"]
+    assert puts[1].startswith(f"https://{HOST}/v2/team/app/blobs/uploads/1?digest=sha256%3A")
+
+
+def test_push_source_that_cannot_be_opened():
+    def handler(method, url, headers, body):
+        if method == "HEAD":
+            return registry_error(404, "BLOB_UNKNOWN", "blob unknown")
+        return FakeResponse(202, b"", {"Location": "/v2/team/app/blobs/uploads/1"})
+
+    def missing():
+        raise FileNotFoundError(2, "No such file or directory", "/store/blob")
+
+    client, _, _ = make_client(handler)
+    with pytest.raises(NotFound, match="cannot open the source: No such file"):
+        client.push_blob(f"{HOST}/team/app:v1", blob(LAYER), missing)
