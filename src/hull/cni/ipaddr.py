@@ -78,7 +78,10 @@ class Subnet:
         ip, sep, prefix = cidr.partition("/")
         if not sep or not prefix.isdigit():
             raise AddressError(f"invalid subnet {cidr!r}: want address/prefix")
-        value, version = parse_ip(ip)
+        try:
+            value, version = parse_ip(ip)
+        except AddressError as e:
+            raise AddressError(f"invalid subnet {cidr!r}: {e}") from e
         self.prefix, self.version = int(prefix), version
         if self.prefix > bits(version):
             raise AddressError(f"invalid subnet {cidr!r}: prefix too long")
