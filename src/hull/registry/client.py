@@ -64,6 +64,11 @@ class Resolved:
         """The digest that names the image: the index's when there is one (as containerd)."""
         return self.index_digest or self.manifest_digest
 
+    @property
+    def download_size(self) -> int:
+        """Bytes of config and layers, for progress totals."""
+        return self.config.size + sum(layer.size for layer in self.layers)
+
 
 def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
     hasher = HASHES.get(algorithm)

@@ -52,6 +52,7 @@ def test_resolve_manifest_by_tag():
     resolved = client.resolve(f"{HOST}/team/app:v1")
     assert resolved.manifest_digest == digest(MANIFEST) == resolved.digest
     assert resolved.layers[0].digest == digest(LAYER) and resolved.config.size == len(CONFIG)
+    assert resolved.download_size == len(CONFIG) + len(LAYER)
     method, url, headers = transport.calls[0]
     assert url == f"{BASE}/manifests/v1"
     assert media.OCI_INDEX in headers["Accept"] and media.DOCKER_MANIFEST in headers["Accept"]
