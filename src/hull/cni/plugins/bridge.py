@@ -117,48 +117,52 @@ def cmd_add(args) -> dict:
         ns = NetNS(args.netns)
     except OSError as e:
         raise PluginError(ERR_UNKNOWN_CONTAINER, f"cannot open netns {args.netns}: {e.strerror}") from e
-    undo = []
+    with ns, Netlink() as nl:
+        undo: list = []  # run in reverse while nl is still open if a later step fails
+        try:
+            return _add(args, conf, ns, nl, undo)
+        except BaseException:
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception:
+                    pass  # best effort: the original error matters
+            raise
+
+
+def _add(args, conf: BridgeConf, ns: NetNS, nl: Netlink, undo: list) -> dict:
+    bridge = ensure_bridge(nl, conf)
+    host_name = _host_veth_name()
     try:
-        with ns, Netlink() as nl:
-            bridge = ensure_bridge(nl, conf)
-            host_name = _host_veth_name()
-            try:
-                nl.create_veth(host_name, args.ifname, ns.fd, conf.mtu, master=bridge.index)
-            except FileExistsError as e:
-                raise PluginError(ERR_BRIDGE, f"cannot create veth into {args.netns}: interface "
-                                              f"{args.ifname} or {host_name} already exists") from e
-            host = nl.link(host_name)
-            undo.append(lambda: nl.delete_link(host.index))
-            nl.set_link(host.index, up=True)
-            if conf.hairpin:
-                write_sysctl_path(f"/sys/class/net/{host_name}/brport/hairpin_mode", "1")
-            ipam_result = ipam_exec.add(args)
-            undo.append(lambda: ipam_exec.delete(args))
-            ips = [dict(ip, interface=2) for ip in ipam_result.get("ips", [])]
-            if not ips:
-                raise PluginError(ERR_BRIDGE, "IPAM plugin returned no IP configuration")
-            routes = list(ipam_result.get("routes") or [])
-            if conf.is_default_gw:
-                routes += _gateway_routes(ips, routes)
-            pod_mac = _setup_pod_side(ns, args.ifname, ips, routes, conf)
-            if conf.is_gw:
-                _set_gateway(nl, bridge.index, ips, conf)
-            if conf.ip_masq:
-                masq.add(conf.masq_table, conf.name, args.container_id, ips)
-                undo.append(lambda: masq.delete(conf.masq_table, args.container_id))
-            bridge = nl.link(index=bridge.index)
-            return {"cniVersion": "1.1.0",
-                    "interfaces": [{"name": bridge.name, "mac": bridge.mac},
-                                   {"name": host_name, "mac": host.mac},
-                                   {"name": args.ifname, "mac": pod_mac, "sandbox": args.netns}],
-                    "ips": ips, "routes": routes, "dns": ipam_result.get("dns") or conf.raw.get("dns") or {}}
-    except BaseException:
-        for step in reversed(undo):
-            try:
-                step()
-            except Exception:
-                pass  # best effort: the original error matters
-        raise
+        nl.create_veth(host_name, args.ifname, ns.fd, conf.mtu, master=bridge.index)
+    except FileExistsError as e:
+        raise PluginError(ERR_BRIDGE, f"cannot create veth into {args.netns}: interface "
+                                      f"{args.ifname} or {host_name} already exists") from e
+    host = nl.link(host_name)
+    undo.append(lambda: nl.delete_link(host.index))
+    nl.set_link(host.index, up=True)
+    if conf.hairpin:
+        write_sysctl_path(f"/sys/class/net/{host_name}/brport/hairpin_mode", "1")
+    ipam_result = ipam_exec.add(args)
+    undo.append(lambda: ipam_exec.delete(args))
+    ips = [dict(ip, interface=2) for ip in ipam_result.get("ips", [])]
+    if not ips:
+        raise PluginError(ERR_BRIDGE, "IPAM plugin returned no IP configuration")
+    routes = list(ipam_result.get("routes") or [])
+    if conf.is_default_gw:
+        routes += _gateway_routes(ips, routes)
+    pod_mac = _setup_pod_side(ns, args.ifname, ips, routes, conf)
+    if conf.is_gw:
+        _set_gateway(nl, bridge.index, ips, conf)
+    if conf.ip_masq:
+        undo.append(lambda: masq.delete(conf.masq_table, args.container_id))
+        masq.add(conf.masq_table, conf.name, args.container_id, ips)
+    bridge = nl.link(index=bridge.index)
+    return {"cniVersion": "1.1.0",
+            "interfaces": [{"name": bridge.name, "mac": bridge.mac},
+                           {"name": host_name, "mac": host.mac},
+                           {"name": args.ifname, "mac": pod_mac, "sandbox": args.netns}],
+            "ips": ips, "routes": routes, "dns": ipam_result.get("dns") or conf.raw.get("dns") or {}}
 
 
 def write_sysctl_path(path: str, value: str) -> None:
