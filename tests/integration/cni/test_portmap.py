@@ -74,3 +74,39 @@ def test_a_host_port_already_mapped_for_another_pod_is_refused(net, pods):
     assert "id: pod-b" not in listing and "id: pod-a" in listing
     assert len(net.ip_files()) == 1  # pod-b's address was released by the rollback
     cni.teardown("pod-a", a)
+
+
+def _iptables_cleanup(nat_existed: bool) -> None:
+    """Remove hull's iptables chains; drop the nat table only if this test made it and it is bare."""
+    for parent, rule in (("PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "HULL-HOSTPORTS"]),
+                         ("OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "HULL-HOSTPORTS"]),
+                         ("POSTROUTING", ["-j", "HULL-HOSTPORTS-SNAT"])):
+        sh("iptables", "-w", "-t", "nat", "-D", parent, *rule, check=False)
+    for chain in ("HULL-HOSTPORTS", "HULL-HOSTPORTS-SNAT"):
+        sh("iptables", "-w", "-t", "nat", "-F", chain, check=False)
+        sh("iptables", "-w", "-t", "nat", "-X", chain, check=False)
+    rules = sh("iptables", "-w", "-t", "nat", "-S", check=False).stdout.split("\n")
+    if not nat_existed and all(not r or r.startswith("-P ") for r in rules):
+        sh("nft", "delete", "table", "ip", "nat", check=False)
+
+
+def test_iptables_backend_maps_and_cleans_up(net, pods, servers):
+    nat_existed = "table ip nat" in sh("nft", "list", "tables").stdout
+    chain = net.hull_chain()
+    chain[1]["backend"] = "iptables"
+    net.write(chain, version="1.0.0")
+    cni = net.cni()
+    a = pods()
+    port = 18800 + net.index
+    try:
+        cni.setup("pod-ipt", a, capabilities={"portMappings": [{"hostPort": port, "containerPort": 80}]})
+        rules = sh("iptables", "-w", "-t", "nat", "-S", "HULL-HOSTPORTS").stdout
+        assert f"--dport {port}" in rules and "id: pod-ipt" in rules
+        servers(a, 80, "via-iptables")
+        assert connect(port) == "via-iptables"
+        cni.check("pod-ipt", a)
+        cni.teardown("pod-ipt", a)
+        assert "pod-ipt" not in sh("iptables", "-w", "-t", "nat", "-S").stdout
+        assert net.nft_tables() == []
+    finally:
+        _iptables_cleanup(nat_existed)

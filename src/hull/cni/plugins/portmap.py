@@ -204,8 +204,9 @@ def cmd_del(args) -> None:
             nft.remove_elements_of(family, _table(conf),
                                    [("map", "hostip_ports"), ("map", "any_ports"), ("set", "hairpin")], tag)
     else:
+        from hull.cni.masq import families_of
         from hull.cni.plugins import portmap_iptables
-        portmap_iptables.delete(tag)
+        portmap_iptables.delete(tag, [6 if f == "ip6" else 4 for f in families_of(args.prev_result)])
 
 
 def cmd_check(args) -> None:

@@ -70,8 +70,8 @@ def _rules_of(version: int, chain: str, tag: str) -> list[list[str]]:
     return found
 
 
-def delete(tag: str) -> None:
-    for version in (4, 6):
+def delete(tag: str, versions=(4, 6)) -> None:
+    for version in versions:
         for chain in (DNAT_CHAIN, SNAT_CHAIN):
             for rule in _rules_of(version, chain, tag):
                 _run(version, "-D", *rule, ok_codes=(0, 1))
