@@ -30,7 +30,9 @@ def cni_conflist() -> dict:
         {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False,
          "ipam": {"type": "host-local", "ranges": [[{"subnet": SUBNET}]],
                   "dataDir": "DATADIR"}},
-        {"type": "loopback"}]}
+        {"type": "loopback"},
+        {"type": "hull-portmap", "capabilities": {"portMappings": True},
+         "nftTable": "hull-cri-pm"}]}
 
 
 class Hulld:
@@ -58,7 +60,8 @@ class Hulld:
     def argv(self) -> list[str]:
         return [os.path.join(REPO, ".venv/bin/hulld"), "--root", self.root, "--state", self.state,
                 "--socket", self.socket, "--cni-conf-dir", self.conf_dir,
-                "--cni-bin-dir", "/usr/lib/cni", "--cgroup-parent", self.cgroup_parent,
+                "--cni-bin-dir", "/usr/lib/cni", "--cni-bin-dir", os.path.join(REPO, ".venv/bin"),
+                "--cgroup-parent", self.cgroup_parent,
                 "--default-runtime", self.runtime, "--log-level", "debug"]
 
     def start(self) -> "Hulld":

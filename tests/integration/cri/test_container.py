@@ -349,3 +349,13 @@ def test_bidirectional_mount_propagates_to_host(pods, tmp_path):
         pods.exec(cid, "umount", "/shared/sub")
     finally:
         subprocess.run(["umount", "-R", str(shared)], capture_output=True)
+
+
+def test_no_new_privs(pods):
+    sid, cfg = pods.run()
+    nnp = pods.container(sid, cfg, linux=api.LinuxContainerConfig(
+        security_context=api.LinuxContainerSecurityContext(no_new_privs=True)))
+    plain = pods.container(sid, cfg)
+    grep = ("grep", "NoNewPrivs", "/proc/self/status")
+    assert pods.exec(nnp, *grep).stdout.split()[1] == b"1"
+    assert pods.exec(plain, *grep).stdout.split()[1] == b"0"

@@ -181,3 +181,23 @@ def test_host_pid_and_host_ipc(pods, hulld):
     finally:
         if os.path.exists(f"/dev/shm/{name}"):
             os.unlink(f"/dev/shm/{name}")
+
+
+def test_port_mapping_reaches_the_pod(pods):
+    import socket
+    import time
+
+    cfg = pods.config()
+    cfg.port_mappings.add(protocol=api.TCP, container_port=8080, host_port=18080)
+    sid, cfg = pods.run(cfg)
+    pods.container(sid, cfg, ["sh", "-c", "while true; do nc -l -p 8080 -e echo mapped; done"])
+    gateway = str(next(ipaddress.ip_network(SUBNET).hosts()))   # the bridge: a local address
+    deadline = time.monotonic() + 15
+    reply = b""
+    while time.monotonic() < deadline and b"mapped" not in reply:
+        try:
+            with socket.create_connection((gateway, 18080), timeout=2) as conn:
+                reply = conn.recv(100)
+        except OSError:
+            time.sleep(0.2)
+    assert b"mapped" in reply
