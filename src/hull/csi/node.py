@@ -37,6 +37,10 @@ class NodeService(csi_pb2_grpc.NodeServicer):
     def _path(self, value: str, field: str, rpc: str) -> str:
         path = validate.path(value, field, rpc)
         validate.under(path, self.driver.config.allowed_roots, field, rpc)
+        real, root = os.path.realpath(path), os.path.realpath(self.driver.config.root)
+        if real == "/" or real == root or real.startswith(root + "/"):
+            raise InvalidArgument(f"cannot {rpc}: {field} {value!r} is / or inside the "
+                                  f"driver's own root")
         return path
 
     def _capability(self, request, rpc: str) -> validate.Capability:

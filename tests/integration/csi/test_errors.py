@@ -63,6 +63,12 @@ def _calls(plugin, vol_id: str, base: str):
         ("stage dotdot path", n.NodeStageVolume, pb.NodeStageVolumeRequest(
             volume_id=vol_id, staging_target_path=f"{base}/../etc", volume_capability=CAP),
          C.INVALID_ARGUMENT),
+        ("stage inside the driver root", n.NodeStageVolume, pb.NodeStageVolumeRequest(
+            volume_id=vol_id, staging_target_path=f"{plugin.root}/volumes",
+            volume_capability=CAP), C.INVALID_ARGUMENT),
+        ("stage on /", n.NodeStageVolume, pb.NodeStageVolumeRequest(
+            volume_id=vol_id, staging_target_path="/", volume_capability=CAP),
+         C.INVALID_ARGUMENT),
         ("publish no target", n.NodePublishVolume, pb.NodePublishVolumeRequest(
             volume_id=vol_id, staging_target_path=f"{base}/s", volume_capability=CAP),
          C.INVALID_ARGUMENT),
