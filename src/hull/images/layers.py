@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -22,9 +23,12 @@ from hull.content import ContentStore
 from hull.images.image import ProgressEvent
 from hull.images.metadata import Metadata
 from hull.snapshots import SnapshotDirs, apply_tar
+from hull.snapshots.unpack import fix_implied_dirs
 from hull.snapshots.stream import (CHUNK, ChunkSource, HashingReader, TeeReader,
                                    decompressor, sniff_compression)
 from hull.spec.image import LAYER_COMPRESSION, Descriptor
+
+IMPLIED = "implied.json"  # beside fs/: parent dirs a layer made without entries
 
 # fetch(offset) -> file-like with read(n) of the blob's bytes from offset
 Fetch = Callable[[int], object]
@@ -124,7 +128,7 @@ def _unpack(ctx: LayerContext, layer: Descriptor, diff_id: str, tmp: Path,
         with contextlib.closing(source):
             tee = TeeReader(source, None, _progress_hook(ctx, layer))
             hashing = HashingReader(decompressor(tee, compression))
-            inodes = apply_tar(hashing, str(tmp))
+            applied = apply_tar(hashing, str(tmp))
             hashing.drain()
             while tee.read(CHUNK):  # bytes past the compressed stream's end still count
                 pass
@@ -135,7 +139,9 @@ def _unpack(ctx: LayerContext, layer: Descriptor, diff_id: str, tmp: Path,
         raise errors.InvalidArgument(
             f"layer {layer.digest} unpacks to {hashing.digest}, but the image config "
             f"says {diff_id} (diff_id mismatch)")
-    return hashing.count, inodes
+    if applied.implied:
+        (tmp.parent / IMPLIED).write_text(json.dumps(applied.implied))
+    return hashing.count, applied.entries
 
 
 def _download_only(ctx: LayerContext, layer: Descriptor, fetch: Fetch) -> None:
@@ -163,3 +169,19 @@ class _LazyFetch:
     def close(self) -> None:
         if self._stream is not None and hasattr(self._stream, "close"):
             self._stream.close()
+
+
+def fix_layer_chain(ctx: LayerContext, chain_ids: list[str]) -> None:
+    """Once a chain's layers all exist, give implied dirs their lower layer's metadata."""
+    rows = [ctx.meta.snapshot(chain_id) for chain_id in chain_ids]
+    if any(row is None for row in rows):
+        return
+    dirs = [str(ctx.dirs.fs(row["id"])) for row in rows]
+    for i, row in enumerate(rows):
+        marker = ctx.dirs.path(row["id"]) / IMPLIED
+        if i == 0 or not marker.exists():
+            continue
+        with ctx.chain_lock(chain_ids[i]):
+            with contextlib.suppress(FileNotFoundError):
+                fix_implied_dirs(dirs, i, json.loads(marker.read_text()))
+                marker.unlink()

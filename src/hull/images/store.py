@@ -21,7 +21,8 @@ from hull import errors
 from hull.content import ContentStore
 from hull.images import gc as gc_module
 from hull.images.image import GcReport, Image
-from hull.images.layers import LayerContext, boot_id, ensure_layer, snapshot_ready
+from hull.images.layers import (LayerContext, boot_id, ensure_layer, fix_layer_chain,
+                               snapshot_ready)
 from hull.images.metadata import Metadata
 from hull.images.runtime_spec import image_runtime_spec
 from hull.snapshots import Snapshot, SnapshotDirs, overlay
@@ -105,6 +106,7 @@ class ImageStore:
                                       "pull the image again")
             ensure_layer(ctx, layer, diff_ids[i], image.chain_ids[i],
                          image.chain_ids[i - 1] if i else None, None)
+        fix_layer_chain(ctx, image.chain_ids)
 
     # -- plumbing shared by pull/import/build -------------------------------------
 
@@ -136,6 +138,7 @@ class ImageStore:
             blobs[layer.digest] = (layer.size, layer.media_type)
         if index_digest and self.content.exists(index_digest):
             blobs[index_digest] = (self.content.size(index_digest), spec.OCI_INDEX)
+        fix_layer_chain(self.layer_context(), chain_ids)
         size = config_descriptor.size + sum(layer.size for layer in layers)
         self.meta.put_image(image_id=image_id, manifest_digest=manifest_digest,
                             manifest_media_type=manifest_media_type, index_digest=index_digest,

@@ -20,6 +20,7 @@ import errno
 import os
 import shutil
 import stat
+from dataclasses import dataclass
 
 from hull import errors
 from hull.snapshots.tar import Member, TarReader
@@ -60,6 +61,7 @@ class LayerApplier:
             max_bytes = vfs.f_bavail * vfs.f_frsize
         self.bytes_left = max_bytes
         self._dir_cache: dict[tuple[str, ...], int] = {}
+        self.implied: set[tuple[str, ...]] = set()  # parents made without an entry
         self._dir_times: list[tuple[tuple[str, ...], int]] = []
 
     def close(self) -> None:
@@ -92,6 +94,7 @@ class LayerApplier:
                                    "which is not in this layer") from None
             os.mkdir(name, 0o755, dir_fd=parent)
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+            self.implied.add(parts)  # metadata comes from a lower layer: see fix_implied_dirs
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise HostileLayer(f"entry {entry!r} would be written through "
@@ -142,6 +145,7 @@ class LayerApplier:
             fd = self.dir_fd(parts, member.name)
             self._set_meta_fd(fd, member)
             self._dir_times.append((parts, member.mtime))
+            self.implied.discard(parts)
             return
         try:
             self._create(pfd, base, member, data)
@@ -296,9 +300,15 @@ def _xattrs(member: Member):
     return member.xattrs
 
 
+@dataclass
+class ApplyResult:
+    entries: int
+    implied: list[str]  # directories created only as parents of entries
+
+
 def apply_tar(stream, root: str, *, allow_devices: bool = True,
-              opaque_xattr: str = OPAQUE_XATTR, max_bytes: int | None = None) -> int:
-    """Unpack the uncompressed tar ``stream`` into ``root``; returns the entry count."""
+              opaque_xattr: str = OPAQUE_XATTR, max_bytes: int | None = None) -> ApplyResult:
+    """Unpack the uncompressed tar ``stream`` into ``root``."""
     applier = LayerApplier(root, allow_devices=allow_devices, opaque_xattr=opaque_xattr,
                            max_bytes=max_bytes)
     reader = TarReader(stream)
@@ -310,4 +320,44 @@ def apply_tar(stream, root: str, *, allow_devices: bool = True,
         applier.finish()
     finally:
         applier.close()
-    return count
+    return ApplyResult(count, sorted("/".join(parts) for parts in applier.implied))
+
+
+def open_dir_nofollow(base: str, relative: str) -> int | None:
+    """An fd of base/relative if every component is a real directory, else None."""
+    fd = os.open(base, _DIR_FLAGS)
+    try:
+        for part in entry_parts(relative):
+            next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def fix_implied_dirs(layer_dirs: list[str], index: int, implied: list[str]) -> None:
+    """Give the implied dirs of layer ``index`` the metadata of the same directory in
+    the nearest lower layer, as overlay copy-up would when applying onto a mount."""
+    for relative in implied:
+        target = open_dir_nofollow(layer_dirs[index], relative)
+        if target is None:
+            continue  # replaced by a later entry of that layer
+        try:
+            for lower in reversed(layer_dirs[:index]):
+                source = open_dir_nofollow(lower, relative)
+                if source is None:
+                    if os.path.lexists(os.path.join(lower, relative)):
+                        break  # a file, symlink or whiteout: the directory is new here
+                    continue
+                try:
+                    st = os.fstat(source)
+                finally:
+                    os.close(source)
+                os.fchown(target, st.st_uid, st.st_gid)
+                os.fchmod(target, stat.S_IMODE(st.st_mode))
+                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+                break
+        finally:
+            os.close(target)

@@ -115,3 +115,17 @@ def test_many_layers_exceeding_one_page_of_mount_options(store, tmp_path, busybo
         assert sorted(os.listdir(root / "layers")) == [f"{i:03d}" for i in range(90)]
         assert chroot(root, "/bin/cat", "/layers/089") == "89"
     store.remove_rootfs("hull-images-tall")
+
+
+def test_parent_dirs_without_entries_keep_the_lower_layers_metadata(store, tmp_path,
+                                                                     busybox_layer):
+    # layer 2 names tmp/new but has no "tmp/" entry: /tmp must stay 1777 in the merged view
+    second = layer_tar([("tmp/new", "file", "x"), ("brand/new/dir/f", "file", "y")])
+    layout = make_layout(tmp_path / "implied", [(busybox_layer, "gzip"), (second, "gzip")])
+    [image] = store.import_layout(layout, "example.com/implied:1")
+    store.prepare_rootfs("hull-images-implied", image.id)
+    with mounted(store, "hull-images-implied", tmp_path / "implied-mnt") as root:
+        assert oct((root / "tmp").stat().st_mode & 0o7777) == oct(0o1777)
+        assert (root / "tmp/new").read_text() == "x"
+        assert oct((root / "brand/new").stat().st_mode & 0o7777) == oct(0o755)
+    store.remove_rootfs("hull-images-implied")

@@ -22,8 +22,8 @@ def unpack(tmp_path, entries, **kw):
     root = tmp_path / "layer"
     root.mkdir(exist_ok=True)
     kw.setdefault("opaque_xattr", USER_OPAQUE)
-    count = apply_tar(io.BytesIO(tar_bytes(entries)), str(root), **kw)
-    return root, count
+    result = apply_tar(io.BytesIO(tar_bytes(entries)), str(root), **kw)
+    return root, result.entries
 
 
 def test_regular_entries_keep_content_modes_mtimes_links(tmp_path):
