@@ -197,3 +197,18 @@ def test_killed_pull_leaves_no_corrupt_blob_and_resumes(tmp_path, pushed, regist
         assert not any(f.stat().st_size for f in ingest.glob("sha256-*"))
     finally:
         slow.stop()
+
+
+def test_cli_pull_plain_progress_and_listing(tmp_path, pushed):
+    result = hull(tmp_path / "cli", "pull", pushed)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    complete = [line for line in lines if ": Pull complete (" in line]
+    assert len(complete) == 3 and all("/s)" in line for line in complete)
+    assert lines[-2].startswith("Digest: sha256:")
+    assert lines[-1] == f"Status: Downloaded newer image for {pushed}"
+    again = hull(tmp_path / "cli", "pull", pushed)
+    assert again.stdout.count("Already exists") == 3
+    assert again.stdout.splitlines()[-1] == f"Status: Image is up to date for {pushed}"
+    listing = json.loads(hull(tmp_path / "cli", "images", "--json").stdout)
+    assert listing[0]["repoTags"] == [pushed] and listing[0]["size"] > 6_000_000
