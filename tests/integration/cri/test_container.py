@@ -36,6 +36,12 @@ def test_lifecycle_states_times_and_image_ids(pods, hulld):
         image=api.ImageSpec(image=IMAGE))).image
     assert st.image_id == image.id and st.image_ref == image.id
     assert st.image.image == IMAGE
+    import json
+
+    info = json.loads(pods.rt.ContainerStatus(api.ContainerStatusRequest(
+        container_id=cid, verbose=True)).info["info"])
+    assert info["sandboxID"] == sid and info["pid"] > 0
+    assert info["runtimeSpec"]["process"]["args"] == ["sh", "-c", "sleep 1000"]
     pods.rt.StopContainer(api.StopContainerRequest(container_id=cid, timeout=0))
     st = pods.status(cid)
     assert st.state == api.CONTAINER_EXITED and st.finished_at >= st.started_at
