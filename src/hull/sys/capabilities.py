@@ -59,18 +59,34 @@ def names() -> list[str]:
 
 
 def parse(cap_names: list[str], field: str = "process.capabilities") -> int:
-    """Bitmask of ``cap_names``; unknown names raise, ones this kernel lacks are skipped."""
+    """Bitmask of ``cap_names``. Unknown names raise; names this kernel lacks
+    (past cap_last_cap, as runc) or that this process's own bounding set
+    lacks (no process could grant them: the host withheld them from the
+    runtime) are skipped with a warning instead of failing the container."""
     mask = 0
     top = last_cap()
+    grantable = bounding()
+    skipped = []
     for name in cap_names or []:
         number = _NUMBERS.get(name) if isinstance(name, str) else None
         if number is None:
             raise InvalidArgument(f"{field}: unknown capability {name!r}")
-        if number > top:
-            _log().warning("%s: %s is not supported by this kernel, skipped", field, name)
+        if number > top or not grantable >> number & 1:
+            skipped.append(name)
             continue
         mask |= 1 << number
+    if skipped:
+        _log().warning("%s: %s not available to the runtime (kernel or bounding set), "
+                       "skipped", field, ", ".join(skipped))
     return mask
+
+
+def bounding() -> int:
+    """The calling process's bounding set: what it could ever grant."""
+    try:
+        return current()["bounding"]
+    except (OSError, KeyError):
+        return (1 << (last_cap() + 1)) - 1
 
 
 def to_names(mask: int) -> list[str]:

@@ -43,6 +43,18 @@ def test_caps_beyond_the_kernel_are_skipped(monkeypatch):
     assert caps.parse(["CAP_BPF", "CAP_AUDIT_READ"]) == 1 << 37
 
 
+def test_caps_outside_our_bounding_set_are_skipped(monkeypatch, caplog):
+    monkeypatch.setattr(caps, "bounding", lambda: 1 << 0)   # CAP_CHOWN only
+    assert caps.parse(["CAP_CHOWN", "CAP_SYS_RESOURCE"]) == 1
+    assert "CAP_SYS_RESOURCE" in caplog.text
+
+
+def test_bounding_matches_proc_status():
+    with open("/proc/self/status") as f:
+        line = [x for x in f if x.startswith("CapBnd:")][0]
+    assert caps.bounding() == int(line.split()[1], 16)
+
+
 def test_last_cap_matches_proc():
     with open("/proc/sys/kernel/cap_last_cap") as f:
         assert caps.last_cap() == int(f.read())
