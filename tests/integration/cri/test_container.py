@@ -365,3 +365,16 @@ def test_no_new_privs(pods):
     grep = ("grep", "NoNewPrivs", "/proc/self/status")
     assert pods.exec(nnp, *grep).stdout.split()[1] == b"1"
     assert pods.exec(plain, *grep).stdout.split()[1] == b"0"
+
+
+def test_tty_container_gets_a_terminal(pods):
+    sid, cfg = pods.run()
+    cid = pods.container(sid, cfg, ["sh", "-c", "tty; sleep 1000"], tty=True, stdin=True,
+                         name="tty")
+    path = pods.status(cid).log_path
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.path.exists(path) and "/dev/pts/" in open(path).read():
+            break
+        time.sleep(0.05)
+    assert "stdout F /dev/pts/0" in open(path).read().replace("\r", "")
