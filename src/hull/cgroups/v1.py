@@ -272,15 +272,20 @@ def _set_block_io(mgr: V1Manager, block_io: dict) -> None:
     weight_device_file = "blkio.bfq.weight_device" if bfq else "blkio.weight_device"
     if block_io.get("weight"):
         files.write(directory, weight_file, block_io["weight"], f"{PREFIX}.blockIO.weight")
+    # leaf weights exist only with CFQ, which left the kernel in 5.0: ignore them elsewhere
+    leaf = files.exists(directory, "blkio.leaf_weight")
     if block_io.get("leafWeight"):
-        files.write(directory, "blkio.leaf_weight", block_io["leafWeight"],
-                    f"{PREFIX}.blockIO.leafWeight")
+        if leaf:
+            files.write(directory, "blkio.leaf_weight", block_io["leafWeight"],
+                        f"{PREFIX}.blockIO.leafWeight")
+        else:
+            _log().warning("%s.blockIO.leafWeight is ignored: no CFQ scheduler", PREFIX)
     for i, dev in enumerate(block_io.get("weightDevice") or []):
         field = f"{PREFIX}.blockIO.weightDevice[{i}]"
         numbers = f"{dev['major']}:{dev['minor']}"
         if dev.get("weight"):
             files.write(directory, weight_device_file, f"{numbers} {dev['weight']}", field)
-        if dev.get("leafWeight"):
+        if dev.get("leafWeight") and leaf:
             files.write(directory, "blkio.leaf_weight_device", f"{numbers} {dev['leafWeight']}",
                         field)
     for key, (name, _) in THROTTLE_KEYS.items():

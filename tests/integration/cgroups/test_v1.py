@@ -41,7 +41,7 @@ def test_set_writes_every_resource_this_host_has(v1_manager):
                 "realtimePeriod": 1000000, "realtimeRuntime": 10000, "cpus": "0",
                 "mems": "0"},
         "pids": {"limit": 50},
-        "blockIO": {"weight": 500,
+        "blockIO": {"weight": 500, "leafWeight": 300,   # no CFQ here: leafWeight ignored
                     "throttleReadBpsDevice": [{"major": 254, "minor": 0, "rate": MiB}],
                     "throttleWriteIOPSDevice": [{"major": 254, "minor": 0, "rate": 100}]},
         "devices": [{"allow": False, "access": "rwm"},
