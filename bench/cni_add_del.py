@@ -8,7 +8,11 @@ Needs root. Everything stays on this machine: pods are namespaces named
 hull-cni-bench-*, bridges hull-cni-b0/b1 on 10.88.250.0/24 and 10.88.251.0/24,
 one hostPort each (19000+), all removed at the end.
 
-    .venv/bin/python bench/cni_add_del.py [--pods 50] [--no-portmap]
+    .venv/bin/python bench/cni_add_del.py [--pods 50] [--no-portmap] [--python /usr/bin/python3.11]
+
+--python runs hull's plugins under another Python 3.11 (temporary launchers
+like scripts/setup's): Debian's build links libpython statically and has
+_socket, _struct, select and fcntl built in, which starts plugins faster.
 """
 
 from __future__ import annotations
@@ -40,64 +44,94 @@ def conflist(label, bridge, ipam, portmap, loopback, bridge_name, subnet, data_d
     return {"cniVersion": "1.0.0", "name": f"hull-cni-bench-{label}", "plugins": plugins}
 
 
+def write_launchers(python: str, work: str) -> str:
+    """Launchers for hull's plugins under ``python``, as scripts/setup writes them."""
+    bindir = os.path.join(work, "bin")
+    os.makedirs(bindir)
+    for exe, module in (("hull-bridge", "bridge"), ("hull-host-local", "host_local"),
+                        ("hull-portmap", "portmap"), ("hull-loopback", "loopback")):
+        path = os.path.join(bindir, exe)
+        with open(path, "w") as f:
+            f.write(f"#!{python} -IS\nimport sys\nsys.path.insert(0, {os.path.join(REPO, 'src')!r})\n"
+                    f"from hull.cni.plugins.{module} import main\nsys.exit(main())\n")
+        os.chmod(path, 0o755)
+    return bindir
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run_chain(label, conf, namespaces, work, with_portmap):
+def make_runtime(label, conf, work) -> CNI:
     conf_dir = os.path.join(work, label, "net.d")
     os.makedirs(conf_dir)
     with open(os.path.join(conf_dir, "10-bench.conflist"), "w") as f:
         json.dump(conf, f)
-    cni = CNI(conf_dir, BIN_DIRS, os.path.join(work, label, "cache"))
-    adds, dels = [], []
-    for i, ns in enumerate(namespaces):
-        caps = {"portMappings": [{"hostPort": 19000 + i, "containerPort": 80, "protocol": "tcp"}]} \
-            if with_portmap else {}
-        start = time.perf_counter()
-        cni.setup(f"bench{i}", ns, capabilities=caps)
-        adds.append(time.perf_counter() - start)
-    for i, ns in enumerate(namespaces):
-        start = time.perf_counter()
-        cni.teardown(f"bench{i}", ns)
-        dels.append(time.perf_counter() - start)
-    return adds, dels
+    return CNI(conf_dir, BIN_DIRS, os.path.join(work, label, "cache"))
 
 
-def nat_table_exists():
-    return "table ip nat" in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+def timed(fn, *args, **kwargs) -> float:
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def run_interleaved(runtimes, pairs, with_portmap):
+    """ADD every pod, then DEL every pod, alternating the chains call by call so
+    that load from elsewhere on the machine hits both alike."""
+    timings = {label: ([], []) for label in runtimes}
+    for i in range(len(pairs)):
+        for label, cni in runtimes.items():
+            port = 19000 + i + (0 if label == "hull" else 500)
+            caps = {"portMappings": [{"hostPort": port, "containerPort": 80, "protocol": "tcp"}]} if with_portmap else {}
+            timings[label][0].append(timed(cni.setup, f"bench{i}", pairs[i][label], capabilities=caps))
+    for i in range(len(pairs)):
+        for label, cni in runtimes.items():
+            timings[label][1].append(timed(cni.teardown, f"bench{i}", pairs[i][label]))
+    return timings
+
+
+def nft_tables() -> set[str]:
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return {line.strip() for line in out.splitlines() if line.strip()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=50)
     parser.add_argument("--no-portmap", dest="portmap", action="store_false")
+    parser.add_argument("--python", help="run hull's plugins under this Python 3.11")
     opts = parser.parse_args()
     work = tempfile.mkdtemp(prefix="hull-cni-bench-")
-    nat_before = nat_table_exists()
-    namespaces = [netns.create_named(f"hull-cni-bench-{os.getpid()}-{i}") for i in range(opts.pods)]
+    if opts.python:
+        BIN_DIRS.insert(0, write_launchers(opts.python, work))
+    tables_before = nft_tables()
+    pairs = [{label: netns.create_named(f"hull-cni-bench-{os.getpid()}-{label}-{i}") for label in ("hull", "reference")}
+             for i in range(opts.pods)]
     chains = {
         "hull": conflist("hull", "hull-bridge", "hull-host-local", "hull-portmap", "hull-loopback", "hull-cni-b0",
                          "10.88.250.0/24", os.path.join(work, "ipam"), opts.portmap),
         "reference": conflist("ref", "bridge", "host-local", "portmap", "loopback", "hull-cni-b1",
                               "10.88.251.0/24", os.path.join(work, "ipam"), opts.portmap),
     }
-    timings = {}
     try:
-        for label, conf in chains.items():
-            timings[label] = run_chain(label, conf, namespaces, work, opts.portmap)
+        runtimes = {label: make_runtime(label, conf, work) for label, conf in chains.items()}
+        timings = run_interleaved(runtimes, pairs, opts.portmap)
     finally:
-        for ns in namespaces:
-            netns.remove_named(ns)
+        for pair in pairs:
+            for ns in pair.values():
+                netns.remove_named(ns)
         for bridge in ("hull-cni-b0", "hull-cni-b1"):
             subprocess.run(["ip", "link", "del", bridge], capture_output=True)
         subprocess.run(["nft", "delete", "table", "ip", "hull-cni-bench"], capture_output=True)
-        if not nat_before and nat_table_exists():  # the reference portmap's iptables chains
-            subprocess.run(["nft", "delete", "table", "ip", "nat"], capture_output=True)
+        for table in ("ip nat", "ip6 nat"):  # the reference portmap's iptables chains, if it made them
+            if f"table {table}" in nft_tables() - tables_before:
+                subprocess.run(["nft", "delete", "table", *table.split()], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
     chain = "bridge + host-local" + (" + portmap" if opts.portmap else "") + " + loopback"
-    print(f"CNI ADD/DEL through hull's runtime, {opts.pods} pods, chain: {chain}")
+    print(f"CNI ADD/DEL through hull's runtime, {opts.pods} pods, chain: {chain}, "
+          f"hull plugins under {opts.python or 'the .venv launchers'}")
     print(f"{'chain':<11} {'ADD p50':>9} {'ADD p99':>9} {'DEL p50':>9} {'DEL p99':>9}   (ms)")
     for label, (adds, dels) in timings.items():
         print(f"{label:<11} {1000 * percentile(adds, 50):>9.1f} {1000 * percentile(adds, 99):>9.1f} "
