@@ -57,10 +57,18 @@ class V1Manager(Manager):
 
     # --- life cycle ---
     def create(self) -> None:
-        for directory in self._dirs():
-            files.mkdir(directory)
-        if "cpuset" in self._paths:
-            _ensure_cpuset(self._paths["cpuset"])
+        made = []
+        try:
+            for directory in self._dirs():
+                if files.mkdir(directory):
+                    made.append(directory)
+            if "cpuset" in self._paths:
+                _ensure_cpuset(self._paths["cpuset"])
+        except BaseException:
+            # leave nothing behind that we made (parents stay: they may be shared)
+            for directory in reversed(made):
+                files.rmdir_tree(directory)
+            raise
 
     def apply(self, pid: int) -> None:
         for directory in self._dirs():

@@ -68,10 +68,17 @@ class V2Manager(Manager):
         if rel.startswith(".."):
             raise InvalidArgument(f"cannot create cgroup {self._path}: not below {self.root}")
         current = self.root
-        for part in rel.split("/") if rel != "." else []:
-            _delegate(current)
-            current = posixpath.join(current, part)
-            files.mkdir(current)
+        made = []
+        try:
+            for part in rel.split("/") if rel != "." else []:
+                _delegate(current)
+                current = posixpath.join(current, part)
+                if files.mkdir(current):
+                    made.append(current)
+        except BaseException:
+            for directory in reversed(made):
+                files.rmdir_tree(directory)
+            raise
 
     def apply(self, pid: int) -> None:
         files.write(self._path, "cgroup.procs", pid)

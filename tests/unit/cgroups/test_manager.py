@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from hull.cgroups import manager as manager_module
 from hull.cgroups.v1 import V1Manager
 
@@ -31,3 +35,24 @@ def test_stats_of_a_removed_cgroup_are_zeros(tmp_path):
                                              "blkio", "hugetlb", "freezer")},
                     container_id="c")
     assert mgr.stats() == stats.empty()
+
+
+def test_failed_create_removes_what_it_made(tmp_path, monkeypatch):
+    from hull.cgroups import files
+    from hull.errors import PermissionDenied
+
+    ok, bad = tmp_path / "memory" / "ctr", tmp_path / "pids" / "ctr"
+    real_mkdir = files.mkdir
+
+    def mkdir(path):
+        if path == str(bad):
+            raise PermissionDenied(f"cannot create cgroup {path}: refused")
+        return real_mkdir(path)
+
+    monkeypatch.setattr(files, "mkdir", mkdir)
+    monkeypatch.setattr(files, "rmdir_tree", lambda path, attempts=1: os.rmdir(path))
+    mgr = V1Manager({"memory": str(ok), "pids": str(bad)}, container_id="c")
+    with pytest.raises(PermissionDenied):
+        mgr.create()
+    assert not ok.exists()
+    assert (tmp_path / "memory").is_dir()   # parents may be shared: kept
