@@ -45,6 +45,7 @@ class LayerContext:
         self.locks = locks
         self.progress = progress
         self.cancel = cancel or threading.Event()
+        self.allow_devices = os.geteuid() == 0  # mknod needs root; refuse clearly otherwise
 
     def report(self, digest: str, action: str, current: int = 0, total: int = 0) -> None:
         if self.progress is not None:
@@ -128,7 +129,7 @@ def _unpack(ctx: LayerContext, layer: Descriptor, diff_id: str, tmp: Path,
         with contextlib.closing(source):
             tee = TeeReader(source, None, _progress_hook(ctx, layer))
             hashing = HashingReader(decompressor(tee, compression))
-            applied = apply_tar(hashing, str(tmp))
+            applied = apply_tar(hashing, str(tmp), allow_devices=ctx.allow_devices)
             hashing.drain()
             while tee.read(CHUNK):  # bytes past the compressed stream's end still count
                 pass

@@ -62,15 +62,24 @@ def pull_layers(ctx: LayerContext, client, ref, raw_layers: list, layers: list,
     first_error: BaseException | None = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hull-pull") as pool:
         futures = [pool.submit(one, i) for i in range(len(layers))]
-        for future in as_completed(futures):
-            error = future.exception()
-            if error is not None and (first_error is None or isinstance(first_error, Cancelled)):
-                first_error = error
-                ctx.cancel.set()
-                for other in futures:
-                    other.cancel()
+        try:
+            for future in as_completed(futures):
+                error = future.exception()
+                if error is not None and (first_error is None
+                                          or isinstance(first_error, Cancelled)):
+                    first_error = error
+                    _cancel(ctx, futures)
+        except BaseException:  # Ctrl-C: stop the workers at their next chunk
+            _cancel(ctx, futures)
+            raise
     if first_error is not None:
         raise first_error
+
+
+def _cancel(ctx: LayerContext, futures) -> None:
+    ctx.cancel.set()
+    for future in futures:
+        future.cancel()
 
 
 class Resolved:

@@ -53,7 +53,8 @@ def _ref(text: str):
 
 
 class ImageStore:
-    def __init__(self, root: str | Path, registry_config=None):
+    def __init__(self, root: str | Path, registry_config=None, *,
+                 allow_devices: bool | None = None):
         self.root = Path(root)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -63,6 +64,7 @@ class ImageStore:
         except OSError as e:
             raise errors.from_oserror(e, f"cannot open image store {self.root}") from e
         self.registry_config = registry_config
+        self.allow_devices = allow_devices  # device nodes in layers; default: only as root
         self._gc_lock = threading.Lock()
         self._recover()
 
@@ -111,8 +113,11 @@ class ImageStore:
     # -- plumbing shared by pull/import/build -------------------------------------
 
     def layer_context(self, progress=None, cancel=None) -> LayerContext:
-        return LayerContext(self.content, self.dirs, self.meta, self.root / "locks",
-                            progress, cancel)
+        ctx = LayerContext(self.content, self.dirs, self.meta, self.root / "locks",
+                           progress, cancel)
+        if self.allow_devices is not None:
+            ctx.allow_devices = self.allow_devices
+        return ctx
 
     def content_blob(self, descriptor: spec.Descriptor, fetch) -> bytes:
         """A small blob (config, manifest) from the store, else fetched and committed;

@@ -3,13 +3,17 @@ all three compressions, hostile layers refused, GC sparing mounted containers.""
 
 from __future__ import annotations
 
+import io
 import os
+import stat
+import tarfile
 
 import pytest
 
 from hull import errors
+from hull.images import ImageStore
 
-from .conftest import busybox_tar, chroot, layer_tar, make_layout, mounted
+from .conftest import chroot, layer_tar, make_layout, mounted
 
 pytestmark = pytest.mark.root
 
@@ -129,3 +133,19 @@ def test_parent_dirs_without_entries_keep_the_lower_layers_metadata(store, tmp_p
         assert (root / "tmp/new").read_text() == "x"
         assert oct((root / "brand/new").stat().st_mode & 0o7777) == oct(0o755)
     store.remove_rootfs("hull-images-implied")
+
+
+def test_device_nodes_policy(tmp_path, busybox_layer):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        null = tarfile.TarInfo("dev/hull-null")
+        null.type, null.devmajor, null.devminor, null.mode = tarfile.CHRTYPE, 1, 3, 0o666
+        tar.addfile(null)
+    layout = make_layout(tmp_path / "dev", [(busybox_layer, "gzip"), (out.getvalue(), "gzip")])
+    allowed = ImageStore(tmp_path / "allowed")
+    [image] = allowed.import_layout(layout, "example.com/dev:1")
+    node = os.lstat(os.path.join(allowed.lowers(image.chain_ids)[0], "dev/hull-null"))
+    assert stat.S_ISCHR(node.st_mode) and node.st_rdev == os.makedev(1, 3)
+    strict = ImageStore(tmp_path / "strict", allow_devices=False)
+    with pytest.raises(errors.InvalidArgument, match="device node"):
+        strict.import_layout(layout, "example.com/dev:1")
