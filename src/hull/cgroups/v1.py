@@ -91,6 +91,8 @@ class V1Manager(Manager):
         check(resources)
         if resources.get("unified"):
             raise InvalidArgument(f"{PREFIX}.unified: cannot be used on cgroup v1")
+        for controller, field in _needed_controllers(resources):
+            self._dir(controller, field)   # a missing one fails before any write
         _set_memory(self, resources.get("memory") or {})
         _set_cpu(self, resources.get("cpu") or {})
         _set_pids(self, resources.get("pids") or {})
@@ -144,6 +146,34 @@ class V1Manager(Manager):
         from hull.cgroups import stats
 
         return stats.v1(self._paths)
+
+
+def _needed_controllers(resources: dict) -> list[tuple[str, str]]:
+    """(controller, field) for every resource that will be written."""
+    needed = []
+    memory = resources.get("memory") or {}
+    if any(value is not None and value is not False for value in memory.values()):
+        needed.append(("memory", "memory"))
+    cpu = resources.get("cpu") or {}
+    needed += [("cpuset", f"cpu.{key}") for key in ("cpus", "mems") if cpu.get(key)]
+    needed += [("cpu", f"cpu.{key}") for key in ("shares", "quota", "period", "burst",
+                                                 "realtimeRuntime", "realtimePeriod", "idle")
+               if cpu.get(key) is not None][:1]
+    if (resources.get("pids") or {}).get("limit"):
+        needed.append(("pids", "pids.limit"))
+    if any((resources.get("blockIO") or {}).values()):
+        needed.append(("blkio", "blockIO"))
+    needed += [("hugetlb", f"hugepageLimits[{i}]")
+               for i, _ in enumerate(resources.get("hugepageLimits") or [])]
+    if resources.get("devices"):
+        needed.append(("devices", "devices"))
+    needed += [("rdma", f"rdma.{device}") for device in resources.get("rdma") or {}]
+    network = resources.get("network") or {}
+    if network.get("classID") is not None:
+        needed.append(("net_cls", "network.classID"))
+    if network.get("priorities"):
+        needed.append(("net_prio", "network.priorities"))
+    return needed
 
 
 def _ensure_cpuset(directory: str) -> None:

@@ -105,6 +105,11 @@ def test_missing_controllers_are_failed_precondition(v1_manager):
         v1_manager.set({"network": {"classID": 0x100001}})
     with pytest.raises(InvalidArgument, match=r"linux.resources.unified"):
         v1_manager.set({"unified": {"memory.max": "1"}})
+    # a missing controller fails the whole set before anything is written
+    with pytest.raises(FailedPrecondition, match="hugetlb"):
+        v1_manager.set({"pids": {"limit": 7},
+                        "hugepageLimits": [{"pageSize": "2MB", "limit": 2 * MiB}]})
+    assert read(v1_manager, "pids", "pids.max") == "max"
 
 
 def test_apply_freeze_thaw_and_pids(v1_manager, children):
