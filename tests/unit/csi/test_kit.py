@@ -116,3 +116,15 @@ def test_published_volume_cannot_be_deleted(controller):
         volume_id=vol.volume_id, node_id="n", volume_capability=CAP), None)
     with pytest.raises(errors.FailedPrecondition, match="attached"):
         controller.DeleteVolume(pb.DeleteVolumeRequest(volume_id=vol.volume_id), None)
+
+
+def test_directory_pool_hands_out_ready_dirs(tmp_path):
+    from hull.csi.backends.dir import DirectoryPool
+    pool = DirectoryPool(str(tmp_path / "pool"))
+    deadline = time.monotonic() + 10
+    while len(list((tmp_path / "pool").iterdir())) < DirectoryPool.SIZE:
+        assert time.monotonic() < deadline, "pool never filled"
+        time.sleep(0.01)
+    assert pool.take(str(tmp_path / "vol-a"))
+    assert (tmp_path / "vol-a").is_dir() and not list((tmp_path / "vol-a").iterdir())
+    assert (tmp_path / "vol-a").stat().st_mode & 0o777 == 0o777
