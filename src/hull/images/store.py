@@ -174,7 +174,12 @@ class ImageStore:
                 return self._record_pull(reference, resolved, config, chain_ids)
 
     def _record_pull(self, reference, resolved, config, chain_ids) -> Image:
+        # the index digest names the image when there is one (as containerd's repoDigests);
+        # the platform manifest's digest too, so it stays addressable after another
+        # platform's pull moves the index name
         names = [(f"{reference.name}@{resolved.manifest_digest}", "digest")]
+        if resolved.index_digest:
+            names.insert(0, (f"{reference.name}@{resolved.index_digest}", "digest"))
         if reference.tag:
             names.append((f"{reference.name}:{reference.tag}", "tag"))
         return self.record_image(

@@ -212,3 +212,23 @@ def test_cli_pull_plain_progress_and_listing(tmp_path, pushed):
     assert again.stdout.splitlines()[-1] == f"Status: Image is up to date for {pushed}"
     listing = json.loads(hull(tmp_path / "cli", "images", "--json").stdout)
     assert listing[0]["repoTags"] == [pushed] and listing[0]["size"] > 6_000_000
+
+
+def test_index_platform_selection(tmp_path, registry):
+    layout = tmp_path / "multi"
+    kit.build_image(layout, "amd", arch="amd64", marker="amd")
+    kit.build_image(layout, "arm", arch="arm64", marker="arm")
+    index_digest = kit.build_index(layout, "multi", {"linux/amd64": "amd", "linux/arm64": "arm"})
+    ref = f"{registry.host}/hull-images/multi:1"
+    kit.push_image(layout, "multi", ref, registry=registry, all_platforms=True)
+    store = ImageStore(tmp_path / "s")
+    amd = store.pull(ref)
+    arm = store.pull(ref, platform="linux/arm64")
+    assert amd.config["architecture"] == "amd64" and arm.config["architecture"] == "arm64"
+    assert amd.index_digest == arm.index_digest == index_digest
+    assert store.get(ref).id == arm.id  # the tag follows the last pull, as in docker
+    name = ref.rsplit(":", 1)[0]
+    assert store.get(f"{name}@{index_digest}").id == arm.id
+    assert store.get(f"{name}@{amd.manifest_digest}").id == amd.id
+    store.gc()
+    assert store.content.exists(index_digest)
