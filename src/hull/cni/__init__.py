@@ -7,7 +7,8 @@ every pod start and must not pay for the runtime's imports.
 
 from __future__ import annotations
 
-__all__ = ["CNI", "Result", "NetworkConfigList", "PluginExec", "SubprocessExec", "load_network"]
+__all__ = ["CNI", "Result", "NetworkConfigList", "PluginExec", "SubprocessExec", "load_network",
+           "default_conflist", "ensure_default_config"]
 
 _LAZY = {
     "CNI": "hull.cni.runtime",
@@ -16,6 +17,8 @@ _LAZY = {
     "PluginExec": "hull.cni.invoke",
     "SubprocessExec": "hull.cni.invoke",
     "load_network": "hull.cni.config",
+    "default_conflist": "hull.cni.defaults",
+    "ensure_default_config": "hull.cni.defaults",
 }
 
 

@@ -225,7 +225,8 @@ class Netlink:
         self.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _IFINFO.pack(0, 0, 0, 0, 0) + attrs)
 
     def set_link(self, index: int, *, up: bool | None = None, promisc: bool | None = None,
-                 mtu: int | None = None, master: int | None = None, name: str | None = None) -> None:
+                 mtu: int | None = None, master: int | None = None, name: str | None = None,
+                 mac: str | None = None) -> None:
         flags = change = 0
         if up is not None:
             change |= IFF_UP
@@ -240,6 +241,8 @@ class Netlink:
             attrs += attr_u32(IFLA_MASTER, master)
         if name:
             attrs += attr_str(IFLA_IFNAME, name)
+        if mac:
+            attrs += attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
         self.request(RTM_NEWLINK, 0, _IFINFO.pack(0, 0, index, flags, change) + attrs)
 
     def delete_link(self, index: int) -> bool:

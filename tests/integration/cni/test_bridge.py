@@ -136,3 +136,15 @@ def test_loopback_alone_brings_lo_up(net, pods):
     assert ",UP" in in_pod(a, "ip", "link", "show", "lo").stdout
     cni.check("pod-a", a)
     cni.teardown("pod-a", a)
+
+
+def test_mac_capability_sets_the_pod_mac(net, pods):
+    conf = net.bridge_conf(capabilities={"mac": True})
+    net.write([conf])
+    cni = net.cni()
+    a = pods()
+    result = cni.setup("pod-a", a, capabilities={"mac": "02:42:0a:58:aa:01"})
+    assert result.interfaces[2].mac == "02:42:0a:58:aa:01"
+    assert "02:42:0a:58:aa:01" in in_pod(a, "ip", "link", "show", "eth0").stdout
+    cni.check("pod-a", a)
+    cni.teardown("pod-a", a)

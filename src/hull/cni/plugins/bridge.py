@@ -71,11 +71,23 @@ def _host_veth_name() -> str:
     return "veth" + os.urandom(4).hex()
 
 
-def _setup_pod_side(ns: NetNS, ifname: str, ips: list[dict], routes: list[dict], conf: BridgeConf) -> str:
-    """Inside the pod: link up, addresses, routes; returns the pod interface's MAC."""
+def _requested_mac(args) -> str | None:
+    """The ``mac`` capability, or ``MAC`` in CNI_ARGS, as the reference bridge takes it."""
+    mac = args.runtime_config.get("mac") or args.args.get("MAC")
+    if mac and (len(mac.split(":")) != 6 or not all(len(p) == 2 for p in mac.split(":"))):
+        raise PluginError(ERR_INVALID_NETWORK_CONFIG, f"invalid MAC address {mac!r}")
+    return mac
+
+
+def _setup_pod_side(ns: NetNS, ifname: str, ips: list[dict], routes: list[dict], conf: BridgeConf,
+                    mac: str | None = None) -> str:
+    """Inside the pod: MAC, link up, addresses, routes; returns the pod interface's MAC."""
     def inside():
         with Netlink() as pod:
             link = pod.link(ifname)
+            if mac:
+                pod.set_link(link.index, mac=mac)
+                link = pod.link(ifname)
             if any(":" in ip["address"] for ip in ips) and not conf.enable_dad:
                 write_sysctl(f"net.ipv6.conf.{ifname}.accept_dad", "0")
             pod.set_link(link.index, up=True)
@@ -151,7 +163,7 @@ def _add(args, conf: BridgeConf, ns: NetNS, nl: Netlink, undo: list) -> dict:
     routes = list(ipam_result.get("routes") or [])
     if conf.is_default_gw:
         routes += _gateway_routes(ips, routes)
-    pod_mac = _setup_pod_side(ns, args.ifname, ips, routes, conf)
+    pod_mac = _setup_pod_side(ns, args.ifname, ips, routes, conf, _requested_mac(args))
     if conf.is_gw:
         _set_gateway(nl, bridge.index, ips, conf)
     if conf.ip_masq:
