@@ -56,6 +56,7 @@ class Driver:
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self.controller = rpc.ControllerStub(self.channel)
         self.node = rpc.NodeStub(self.channel)
+        self.identity = rpc.IdentityStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -157,6 +158,10 @@ def main() -> int:
     try:
         print(f"{'backend':<6} {'call':<27} {'p50 ms':>8} {'p99 ms':>8} {'hostpath p50':>13} "
               f"{'ratio':>6}")
+        floor = [timed(lambda: driver.identity.GetPluginInfo(pb.GetPluginInfoRequest()))
+                 for _ in range(200)]
+        print(f"{'-':<6} {'GetPluginInfo (transport)':<27} {percentile(floor, 0.5):>8.2f} "
+              f"{percentile(floor, 0.99):>8.2f} {'-':>13} {'-':>6}")
         for backend in ("dir", "loop"):
             for call, values in lifecycle(driver, backend, args.volumes,
                                           args.size_mib << 20).items():
