@@ -181,7 +181,7 @@ class CNI:
     def _cached(self, container_id: str, ifname: str) -> Attachment | None:
         try:
             name = self.network.name
-        except errors.NotFound:
+        except errors.HullError:  # no or broken config now: the cache still knows the pod
             name = self.network_name
         if name is not None:
             found = self.cache.load(name, container_id, ifname)
@@ -202,7 +202,7 @@ class CNI:
         try:
             return self.network
         except errors.NotFound:
-            return None
+            return None  # no config and no cache: nothing we could have set up
 
     def _call(self, net, plugin: PluginConf, inv: Invocation, caps: dict, prev: dict | None, *,
               want_result: bool, version: str | None = None) -> dict | None:

@@ -181,3 +181,14 @@ def test_invalid_ids_are_refused(cni_dirs, netns_file):
         cni.setup("bad/id", netns_file)
     with pytest.raises(InvalidArgument):
         cni.setup("c1", netns_file, ifname="a-very-long-interface-name")
+
+
+def test_teardown_uses_the_cached_config_when_the_conf_dir_broke(cni_dirs, netns_file):
+    conf, bindir, cache = cni_dirs
+    cni, _ = make(cni_dirs, [{"type": "main"}], {"main": main_plugin})
+    cni.setup("c1", netns_file)
+    (conf / "10-test.conflist").write_text("{ broken")
+    fake = FakeExec({"main": main_plugin})
+    CNI(str(conf), [str(bindir)], str(cache), exec=fake).teardown("c1", netns_file)
+    assert fake.commands() == [("main", "DEL")]
+    assert fake.calls[0][2]["prevResult"]["ips"][0]["address"] == "10.88.0.2/16"
