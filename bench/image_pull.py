@@ -69,7 +69,7 @@ def busybox_layer() -> bytes:
         return out.getvalue()
 
 
-def small_files_layer(count: int, rng: random.Random) -> bytes:
+def small_files_layer(count: int, rng: random.Random) -> list:
     words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
              for _ in range(2000)]
     entries = [("usr", None), ("usr/share", None)]
@@ -79,21 +79,21 @@ def small_files_layer(count: int, rng: random.Random) -> bytes:
         size = rng.choice((300, 1200, 4000, 9000, 20000))
         text = b" ".join(rng.choice(words) for _ in range(size // 6))[:size]
         entries.append((f"usr/share/pkg{i // 100:03d}/file{i:05d}.txt", text))
-    return _tar(entries)
+    return entries
 
 
-def large_files_layer(sizes_mb: list[int], rng: random.Random) -> bytes:
+def large_files_layer(sizes_mb: list[int], rng: random.Random) -> list:
     entries = [("opt", None)]
     for i, size in enumerate(sizes_mb):
         entries.append((f"opt/blob{i}.bin", rng.randbytes(size << 20)))
-    return _tar(entries)
+    return entries
 
 
-def text_layer(size_mb: int, rng: random.Random) -> bytes:
+def text_layer(size_mb: int, rng: random.Random) -> list:
     line = b"".join(b"log line %d: the quick brown fox jumps over the lazy dog\n" % i
                     for i in range(2000))
     data = (line * ((size_mb << 20) // len(line) + 1))[: size_mb << 20]
-    return _tar([("var", None), ("var/log", None), ("var/log/big.log", data)])
+    return [("var", None), ("var/log", None), ("var/log/big.log", data)]
 
 
 def _put(layout: Path, data: bytes) -> dict:
@@ -104,11 +104,15 @@ def _put(layout: Path, data: bytes) -> dict:
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def build_layout(layout: Path, small_files: int) -> tuple[int, int]:
-    """Returns (unpacked bytes, compressed bytes)."""
+def build_layout(layout: Path, small_files: int, single: bool = False) -> tuple[int, int]:
+    """Returns (unpacked bytes, compressed bytes). ``single``: one big layer over busybox."""
     rng = random.Random(42)
-    tars = [busybox_layer(), small_files_layer(small_files, rng),
-            large_files_layer([40, 40, 30], rng), text_layer(60, rng)]
+    parts = [small_files_layer(small_files, rng), large_files_layer([40, 40, 30], rng),
+             text_layer(60, rng)]
+    if single:
+        tars = [busybox_layer(), _tar([entry for part in parts for entry in part])]
+    else:
+        tars = [busybox_layer()] + [_tar(part) for part in parts]
     layout.mkdir(parents=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     layers, diff_ids = [], []
@@ -256,6 +260,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--small-files", type=int, default=12000)
     parser.add_argument("--only", action="append", choices=list(CONTENDERS))
+    parser.add_argument("--single-layer", action="store_true",
+                        help="one big layer over busybox instead of three")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("run as root (drop_caches, overlay mounts, containerd)", file=sys.stderr)
@@ -265,11 +271,13 @@ def main() -> int:
     registry = kit.RegistryServer(workdir=work / "registry").start()
     try:
         print("building the image ...", flush=True)
-        unpacked, compressed = build_layout(work / "layout", args.small_files)
+        unpacked, compressed = build_layout(work / "layout", args.small_files,
+                                            args.single_layer)
         ref = f"{registry.host}/bench/image:bench"
         kit.push_image(work / "layout", "bench", ref, registry=registry)
         shutil.rmtree(work / "layout")
-        print(f"image: 4 layers, {unpacked / 1e6:.0f} MB unpacked, {compressed / 1e6:.0f} MB "
+        layers = 2 if args.single_layer else 4
+        print(f"image: {layers} layers, {unpacked / 1e6:.0f} MB unpacked, {compressed / 1e6:.0f} MB "
               f"compressed, {args.small_files + 400} files; {args.runs} runs each\n", flush=True)
         results: dict[str, list[float]] = {name: [] for name in (args.only or CONTENDERS)}
         for _ in range(args.runs):  # interleaved, so drift hits everyone alike
