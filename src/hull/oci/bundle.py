@@ -157,6 +157,8 @@ class Prepared:
             seccomp_prog=self.seccomp_prog, seccomp_flags=self.seccomp_flags,
             seccomp_listener=(self.linux.get("seccomp") or {}).get("listenerPath", ""),
             new_keyring=not self.options.no_new_keyring, in_userns=in_userns)
+        if process_plan.seccomp_listener and self.seccomp_prog is not None:
+            process_plan.listener_socket = connect_console(process_plan.seccomp_listener, floor)
         rootfs_plan = rootfs.RootfsPlan(
             self.config, self.loaded.rootfs, self.loaded.bundle,
             no_pivot=self.options.no_pivot, in_userns=in_userns,
@@ -197,13 +199,14 @@ def prepare(loaded: Loaded, container_id: str, options, what: str) -> Prepared:
 
 
 def connect_console(path: str, floor: int) -> int:
+    """A connected unix socket (console socket, seccomp agent) above ``floor``."""
     from hull.sys import console
     from hull.sys.fds import move_above
 
     try:
         return move_above(console.connect_unix(path), floor)
     except OSError as e:
-        raise errors.from_oserror(e, f"cannot connect to --console-socket {path}") from e
+        raise errors.from_oserror(e, f"cannot connect to {path}") from e
 
 
 def listen_fds() -> int:

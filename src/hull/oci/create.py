@@ -157,8 +157,9 @@ def _spawn(prepared, state: State, manager, undo, log: Log, what: str) -> int:
         init.run_child_stage(plan)   # never returns
     channel.parent_side()
     os.close(plan.state_dir_fd)
-    if plan.process.console_fd >= 0:
-        os.close(plan.process.console_fd)
+    for fd in (plan.process.console_fd, plan.process.listener_socket):
+        if fd >= 0:
+            os.close(fd)
     undo.callback(channel.close)
     undo.callback(_reap, child)
     try:

@@ -114,11 +114,16 @@ def _plan(state: State, options: ExecOptions, what: str) -> proc.ProcessPlan:
     if options.process.get("terminal"):
         console_fd = bundlelib.connect_console(options.console_socket, floor)
     in_userns = any(n.get("type") == "user" for n in linux.get("namespaces") or [])
-    return proc.ProcessPlan(options.process, container_id=state.id,
+    plan = proc.ProcessPlan(options.process, container_id=state.id,
                             preserve_fds=options.preserve_fds, console_fd=console_fd,
                             seccomp_prog=program, seccomp_flags=flags,
                             seccomp_listener=(linux.get("seccomp") or {}).get("listenerPath", ""),
                             in_userns=in_userns)
+    if plan.seccomp_listener and program is not None:
+        plan.listener_socket = bundlelib.connect_console(plan.seccomp_listener, floor)
+    plan.listener_state = state.hook_state(Status.RUNNING)
+    plan.listener_metadata = (linux.get("seccomp") or {}).get("listenerMetadata", "")
+    return plan
 
 
 def _spawn(state: State, plan: proc.ProcessPlan, options: ExecOptions, what: str) -> int:
@@ -129,8 +134,9 @@ def _spawn(state: State, plan: proc.ProcessPlan, options: ExecOptions, what: str
     if child == 0:
         _run_child(state, plan, channel, joins)   # never returns
     channel.parent_side()
-    if plan.console_fd >= 0:
-        os.close(plan.console_fd)
+    for fd in (plan.console_fd, plan.listener_socket):
+        if fd >= 0:
+            os.close(fd)
     try:
         manager = state.cgroup_manager()
         if manager is not None:

@@ -177,6 +177,9 @@ def _prepare(plan: InitPlan, channel: Channel) -> None:
     proc.apply_rlimits(process)
     proc.reset_signals()
     plan.host_pid = host_pid
+    seccomp = (plan.config.get("linux") or {}).get("seccomp") or {}
+    process.listener_state = {**_hook_state(plan, host_pid), "status": "creating"}
+    process.listener_metadata = seccomp.get("listenerMetadata", "")
 
 
 def _host_pid() -> int:

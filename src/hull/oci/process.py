@@ -34,6 +34,9 @@ class ProcessPlan:
         self.new_keyring = new_keyring
         self.in_userns = in_userns
         self.env = list(process.get("env") or [])
+        self.listener_state: dict = {}     # what a seccomp agent gets with the fd
+        self.listener_metadata = ""
+        self.listener_socket = -1          # connected to seccomp_listener before the fork
         self.warnings: list[str] = []
 
     @property
@@ -196,16 +199,28 @@ def load_seccomp(plan: ProcessPlan) -> None:
 
 
 def _send_listener(plan: ProcessPlan, listener: int) -> None:
-    """SCMP_ACT_NOTIFY: hand the listener fd to linux.seccomp.listenerPath."""
+    """SCMP_ACT_NOTIFY: hand the listener fd to linux.seccomp.listenerPath with
+    the container process state (runtime-spec). The socket was connected by
+    hull-runc before the fork: after pivot_root the host path is out of reach."""
+    from hull.oci import jsonio
     from hull.sys import console
 
-    if plan.seccomp_listener:
-        sock = console.connect_unix(plan.seccomp_listener)
-        try:
-            console.send_fd(sock, listener, "seccomp-listener")
-        finally:
-            os.close(sock)
-    os.close(listener)
+    try:
+        if plan.listener_socket >= 0:
+            state = plan.listener_state
+            message = {"ociVersion": state.get("ociVersion", "1.0.2"), "fds": ["seccompFd"],
+                       "pid": state.get("pid", 0), "metadata": plan.listener_metadata,
+                       "state": state}
+            try:
+                console.send_fd(plan.listener_socket, listener, jsonio.dumps(message))
+            except OSError as e:
+                raise errors.from_oserror(
+                    e, f"cannot send the seccomp listener to {plan.seccomp_listener}") from e
+            finally:
+                os.close(plan.listener_socket)
+                plan.listener_socket = -1
+    finally:
+        os.close(listener)
 
 
 def close_host_fds(plan: ProcessPlan) -> None:
