@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 from hull.cni import fastjson as json
-from hull.cni import procexec
 from hull.cni.skeleton import PluginError
 from hull.spec.cni import ERR_INCOMPATIBLE_VERSION, ERR_INVALID_NETWORK_CONFIG, upgrade_result
 
@@ -47,6 +46,7 @@ def _find(kind: str, path: tuple) -> str:
 def _exec(args, command: str, stdin: bytes | None = None) -> bytes:
     kind = _type(args)
     plugin = _find(kind, args.path)
+    from hull.cni import procexec  # only for an IPAM plugin that is not in-process
     env = dict(os.environ, CNI_COMMAND=command)
     stdin = args.stdin if stdin is None else stdin
     rc, out, err = procexec.run([plugin], stdin, env)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from hull.cni import ipam_exec, masq
+from hull.cni import ipam_exec
 from hull.cni.skeleton import PluginError
 from hull.spec.cni import ERR_INVALID_NETWORK_CONFIG, ERR_UNKNOWN_CONTAINER, upgrade_result
 from hull.sys.netlink import Netlink
@@ -44,7 +44,7 @@ class BridgeConf:
         self.promisc = bool(conf.get("promiscMode"))
         self.force_address = bool(conf.get("forceAddress"))
         self.enable_dad = bool(conf.get("enabledad"))
-        self.masq_table = conf.get("masqTable") or masq.DEFAULT_TABLE
+        self.masq_table = conf.get("masqTable") or "hull-cni-masq"  # masq.DEFAULT_TABLE
         ipam = conf.get("ipam")
         if not isinstance(ipam, dict) or not ipam.get("type"):
             raise PluginError(ERR_INVALID_NETWORK_CONFIG, "bridge needs an \"ipam\" object with a \"type\"")
@@ -167,6 +167,7 @@ def _add(args, conf: BridgeConf, ns: NetNS, nl: Netlink, undo: list) -> dict:
     if conf.is_gw:
         _set_gateway(nl, bridge.index, ips, conf)
     if conf.ip_masq:
+        from hull.cni import masq  # nft and its helpers load only when masquerading
         undo.append(lambda: masq.delete(conf.masq_table, args.container_id))
         masq.add(conf.masq_table, conf.name, args.container_id, ips)
     bridge = nl.link(index=bridge.index)
@@ -199,6 +200,7 @@ def cmd_del(args) -> None:
                             pod.delete_link(link.index)
                 ns.run(inside)
     if conf.ip_masq:
+        from hull.cni import masq
         masq.delete(conf.masq_table, args.container_id, masq.families_of(args.prev_result))
 
 
