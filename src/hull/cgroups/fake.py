@@ -11,6 +11,8 @@ controllers a v2 kernel offers; ``install(monkeypatch)`` routes
 - ``cgroup.subtree_control`` takes "+cpu -io" edits, refuses controllers
   the cgroup lacks, and updates the children's ``cgroup.controllers``;
 - ``cgroup.procs`` appends; ``cgroup.freeze`` updates ``cgroup.events``;
+- values the kernel would refuse (a malformed cpu.max, a cpu.weight past
+  10000, ...) fail with EINVAL, as the kernel's parsers do;
 - every other write replaces the file's content, and is recorded in
   ``writes`` as (path relative to the root, value) for exact assertions.
 """
@@ -53,6 +55,51 @@ CONTROLLER_FILES = {
     "hugetlb": {f"hugetlb.{size}.{name}": value for size in HUGEPAGE_SIZES
                 for name, value in (("max", "max\n"), ("current", "0\n"),
                                     ("events", "max 0\n"), ("rsvd.max", "max\n"))},
+}
+
+
+def _number_or_max(text: str) -> bool:
+    return text == "max" or text.isdigit()
+
+
+def _in_range(lo: int, hi: int):
+    return lambda text: text.isdigit() and lo <= int(text) <= hi
+
+
+def _device_keyed(keys: tuple[str, ...]):
+    """ "8:0 rbps=1 wiops=max" (io.max) or "8:0 300" / "300" (io.weight)."""
+    def valid(text: str) -> bool:
+        parts = text.split()
+        if not parts:
+            return False
+        if ":" in parts[0]:
+            major, _, minor = parts[0].partition(":")
+            if not (major.isdigit() and minor.isdigit()):
+                return False
+            parts = parts[1:]
+        for part in parts:
+            key, eq, value = part.partition("=")
+            if eq and (key not in keys or not _number_or_max(value)):
+                return False
+            if not eq and not (keys == () and part.isdigit()):
+                return False
+        return bool(parts)
+    return valid
+
+
+# what the kernel's parsers accept, for the files the backends write
+VALIDATORS = {
+    "cpu.max": lambda t: len(t.split()) in (1, 2) and _number_or_max(t.split()[0])
+    and all(p.isdigit() for p in t.split()[1:]),
+    "cpu.weight": _in_range(1, 10000),
+    "cpu.idle": _in_range(0, 1),
+    "cpu.max.burst": str.isdigit,
+    "memory.max": _number_or_max, "memory.high": _number_or_max, "memory.low": _number_or_max,
+    "memory.min": _number_or_max, "memory.swap.max": _number_or_max,
+    "pids.max": _number_or_max,
+    "io.max": _device_keyed(("rbps", "wbps", "riops", "wiops")),
+    "io.weight": _device_keyed(()),
+    "io.bfq.weight": _device_keyed(()),
 }
 
 
@@ -131,6 +178,10 @@ class FakeCgroup2:
         if not os.path.exists(path):
             # the same error path as the real kernel's ENOENT
             return self._real_write(directory, name, value, field)
+        valid = VALIDATORS.get(name) or (_number_or_max if name.startswith("hugetlb.") else None)
+        if valid and not valid(text.strip()):
+            raise files._error(OSError(errno.EINVAL, os.strerror(errno.EINVAL)), path, value,
+                               field)
         self.writes.append((os.path.relpath(path, self.root), text))
         try:
             if name == "cgroup.subtree_control":

@@ -304,3 +304,13 @@ def test_check_before_update_refuses_limit_below_usage(fake_v2):
     mgr.set({"memory": {"limit": 8192, "checkBeforeUpdate": True}})
     assert fake_v2.read(mgr.path, "memory.max") == "8192\n"
 
+
+
+def test_kernel_refusals_name_the_field(fake_v2):
+    """The fake refuses what the kernel's parsers would (see hull.cgroups.fake)."""
+    mgr = manager(fake_v2)
+    mgr.create()
+    with pytest.raises(InvalidArgument, match=r"linux.resources.unified.cpu.max"):
+        mgr.set({"unified": {"cpu.max": "lots"}})
+    with pytest.raises(InvalidArgument, match=r"linux.resources.unified.io.max"):
+        mgr.set({"unified": {"io.max": "8:0 speed=fast"}})
