@@ -18,7 +18,7 @@ from hull.cgroups.manager import SIGKILL, Manager
 from hull.cgroups.resources import (PREFIX, THROTTLE_KEYS, U64_MAX, blkio_weight_to_io_weight,
                                     check, check_before_update, limit_text, memory_swap_to_v2,
                                     shares_to_weight)
-from hull.errors import DeadlineExceeded, FailedPrecondition, InvalidArgument
+from hull.errors import DeadlineExceeded, FailedPrecondition, HullError, InvalidArgument
 
 FREEZE_TIMEOUT = 10.0
 
@@ -155,13 +155,13 @@ def _delegate(directory: str) -> None:
     try:
         files.write(directory, "cgroup.subtree_control", " ".join("+" + c for c in missing))
         return
-    except Exception:   # noqa: BLE001 - retried one by one below, errors surface at set()
-        pass
+    except HullError:
+        pass   # retried one by one below
     for controller in missing:
         try:
             files.write(directory, "cgroup.subtree_control", "+" + controller)
-        except Exception as e:   # noqa: BLE001 - a controller we cannot enable is
-            # reported by set() when a resource needs it
+        except HullError as e:
+            # a controller we cannot enable is reported by set() when a resource needs it
             _log().debug("cannot enable %s in %s: %s", controller, directory, e)
 
 
