@@ -126,7 +126,10 @@ def test_mount_target_symlink_cannot_escape_rootfs(runtime, bundle, tmp_path, ro
         link.unlink()
         import shutil
 
-        shutil.rmtree(rootfs / str(tmp_path).lstrip("/").split("/")[0], ignore_errors=True)
+        # what the mount created inside the rootfs: rootfs/tmp/pytest-of-root/...
+        created = rootfs.joinpath(*str(outside).lstrip("/").split("/")[:2])
+        assert created.parent == rootfs / "tmp"
+        shutil.rmtree(created, ignore_errors=True)
 
 
 def test_default_devices_and_linux_devices(runtime, bundle):
