@@ -166,7 +166,9 @@ class FreshFilesystem:
         subprocess.run(["mount", self.device, str(path)], check=True)
 
     def close(self) -> None:
-        subprocess.run(["umount", "-R", str(self.path)], capture_output=True)
+        if subprocess.run(["umount", "-R", str(self.path)], capture_output=True).returncode:
+            # still busy (a process holding a file): detach it; the loop frees on last close
+            subprocess.run(["umount", "-R", "-l", str(self.path)], capture_output=True)
         subprocess.run(["losetup", "-d", self.device], capture_output=True)
         self.backing.unlink(missing_ok=True)
 
