@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import sh
+from .conftest import in_pod, sh
 
 pytestmark = pytest.mark.root
 
@@ -110,3 +110,40 @@ def test_iptables_backend_maps_and_cleans_up(net, pods, servers):
         assert net.nft_tables() == []
     finally:
         _iptables_cleanup(nat_existed)
+
+
+def test_ipv6_host_port_maps_to_the_pods_ipv6_address(net, pods, servers):
+    v6 = f"fd00:88:{net.index}::/64"
+    chain = net.hull_chain()
+    chain[0]["ipam"]["ranges"] = [[{"subnet": net.subnet}], [{"subnet": v6}]]
+    net.write(chain, version="1.0.0")
+    cni = net.cni()
+    a, b = pods(), pods()
+    port = 18900 + net.index
+    result = cni.setup("pod-a", a, capabilities={"portMappings": [{"hostPort": port, "containerPort": 80}]})
+    cni.setup("pod-b", b)
+    listing = sh("nft", "list", "table", "ip6", net.portmap_table).stdout
+    assert f"{result.ips[1].ip} . 80" in listing
+    gateway6 = result.ips[1].gateway
+    servers(a, 80, "hello-over-ipv6")
+    # from another pod to the host's address on the bridge: DNAT'ed into pod a
+    out = in_pod(b, "busybox", "nc", "-w", "2", gateway6, str(port), check=False).stdout.strip()
+    assert out == "hello-over-ipv6"
+    cni.teardown("pod-a", a)
+    cni.teardown("pod-b", b)
+    assert net.nft_tables() == []
+
+
+def test_hairpin_a_pod_reaches_itself_through_its_host_port(net, pods, servers):
+    net.write(net.hull_chain(hairpinMode=True), version="1.0.0")
+    cni = net.cni()
+    a = pods()
+    port = 18950 + net.index
+    result = cni.setup("pod-a", a, capabilities={"portMappings": [{"hostPort": port, "containerPort": 80}]})
+    host_veth = result.interfaces[1].name
+    with open(f"/sys/class/net/{host_veth}/brport/hairpin_mode") as f:
+        assert f.read().strip() == "1"
+    servers(a, 80, "hello-myself")
+    out = in_pod(a, "busybox", "nc", "-w", "2", result.ips[0].gateway, str(port), check=False).stdout.strip()
+    assert out == "hello-myself"
+    cni.teardown("pod-a", a)

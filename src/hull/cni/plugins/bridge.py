@@ -94,7 +94,8 @@ def _setup_pod_side(ns: NetNS, ifname: str, ips: list[dict], routes: list[dict],
             for ip in ips:
                 pod.add_address(link.index, ip["address"], nodad=not conf.enable_dad)
             for route in routes:
-                pod.add_route(route["dst"], route.get("gw"), link.index, exist_ok=True)
+                pod.add_route(route["dst"], route.get("gw"), link.index, exist_ok=True,
+                              metric=route.get("priority"))  # CNI 1.1 route field
             return link.mac
     return ns.run(inside)
 
