@@ -143,8 +143,7 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
         os.setsid()
         _prepare(plan, channel)
         _ready(plan, channel)
-        _wait_for_start(plan)
-        _start_process(plan)
+        _start_process(plan, _wait_for_start(plan))
     except BaseException as e:  # noqa: BLE001
         channel.report(e)
     finally:
@@ -249,8 +248,8 @@ def _ready(plan: InitPlan, channel: Channel) -> None:
     channel.close()
 
 
-def _wait_for_start(plan: InitPlan) -> None:
-    """Block until ``start`` opens the fifo for reading, then tell it we go.
+def _wait_for_start(plan: InitPlan) -> int:
+    """Block until ``start`` opens the fifo for reading; the write end, open.
 
     The fifo is reached through the state directory's fd, opened before
     pivot_root and close-on-exec: no host path is needed inside the
@@ -258,14 +257,18 @@ def _wait_for_start(plan: InitPlan) -> None:
     """
     fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=plan.state_dir_fd)
     os.close(plan.state_dir_fd)
-    os.write(fd, b"0")
-    os.close(fd)
+    return fd
 
 
-def _start_process(plan: InitPlan) -> None:
+def _start_process(plan: InitPlan, fifo: int) -> None:
+    """startContainer hooks, then the byte ``start`` waits for, then exec: so
+    poststart hooks (run by ``start`` once it has the byte) come after them,
+    and a failing startContainer hook fails ``start``."""
     if plan.hooks.get("startContainer"):
         hooklib.run_all(plan.hooks["startContainer"], "startContainer",
                         {**_hook_state(plan, plan.host_pid), "status": "created"})
+    os.write(fifo, b"0")
+    os.close(fifo)
     if plan.process.no_new_privileges:
         proc.load_seccomp(plan.process)
     proc.execute(plan.process, plan.executable)
