@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -56,7 +55,7 @@ _SYSCALLS = {
     "x86_64": {"pivot_root": 155, "setns": 308, "unshare": 272},
     "aarch64": {"pivot_root": 41, "setns": 268, "unshare": 97},
 }
-_NR = _SYSCALLS.get(platform.machine(), _SYSCALLS["x86_64"])
+_NR = _SYSCALLS.get(os.uname().machine, _SYSCALLS["x86_64"])
 
 
 def _check(result: int, path: str | bytes | None = None) -> int:
