@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
@@ -80,3 +81,42 @@ def test_cli_build_rootfs_options(tmp_path, rootfs, capsys):
     assert "A=1" in config["Env"] and config["User"] == "app"
     assert config["ExposedPorts"] == {"8080/tcp": {}} and config["WorkingDir"] == "/srv"
     assert main(["--root", root, "image", "build-rootfs", str(tmp_path / "missing"), "x:1"]) == 3
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _events(printer):
+    from hull.images import ProgressEvent
+
+    printer(ProgressEvent("sha256:" + "a" * 64, "waiting", 0, 2_000_000))
+    printer(ProgressEvent("sha256:" + "b" * 64, "exists", 10, 10))
+    printer(ProgressEvent("sha256:" + "a" * 64, "downloading", 1_000_000, 2_000_000))
+    printer(ProgressEvent("sha256:" + "a" * 64, "done", 2_000_000, 2_000_000))
+    printer.finish()
+
+
+def test_progress_plain_lines_when_not_a_tty():
+    from hull.cli.image import progress_printer
+
+    out = io.StringIO()
+    _events(progress_printer(out, quiet=False))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "bbbbbbbbbbbb: Already exists"
+    assert lines[1].startswith("aaaaaaaaaaaa: Pull complete (2MB in ")
+    assert len(lines) == 2  # no byte-by-byte noise in logs
+
+
+def test_progress_bars_on_a_tty():
+    from hull.cli.image import progress_printer
+    from hull.images import ProgressEvent
+
+    out = _Tty()
+    printer = progress_printer(out, quiet=False)
+    printer(ProgressEvent("sha256:" + "a" * 64, "waiting", 0, 2_000_000))
+    printer(ProgressEvent("sha256:" + "a" * 64, "downloading", 1_000_000, 2_000_000))
+    text = out.getvalue()
+    assert "aaaaaaaaaaaa: Downloading [" + "=" * 20 + ">" in text
+    assert "1MB/2MB" in text and "/s" in text
