@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     build = args.build or default_build()
-    runtimes = [shutil.which(r) or r for r in args.runtimes]
+    runtimes = [os.path.abspath(shutil.which(r) or r) for r in args.runtimes]
     for runtime in runtimes:
         if not os.access(runtime, os.X_OK):
             raise SystemExit(f"run: runtime not executable: {runtime}")
