@@ -134,6 +134,13 @@ class Metadata:
         return self.query("SELECT key, id, unsynced_boot FROM snapshots "
                           "WHERE unsynced_boot IS NOT NULL")
 
+    def delete_stale_snapshot(self, key: str, snapshot_id: int, boot: str) -> bool:
+        """Delete the row only if it is still that unsynced one (no other process redid it)."""
+        with self.transaction() as db:
+            cursor = db.execute("DELETE FROM snapshots WHERE key = ? AND id = ? "
+                                "AND unsynced_boot = ?", (key, snapshot_id, boot))
+            return cursor.rowcount == 1
+
     def mark_synced(self, boot_id: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE snapshots SET unsynced_boot = NULL WHERE unsynced_boot = ?",

@@ -82,10 +82,10 @@ class ImageStore:
         current = boot_id()
         stale = [row for row in self.meta.unsynced_snapshots() if row["unsynced_boot"] != current]
         for row in stale:
-            log.warning("layer snapshot %s was not synced before a reboot: unpacking it again",
-                        row["key"])
-            self.meta.delete_snapshot(row["key"])
-            self.dirs.remove(row["id"])
+            if self.meta.delete_stale_snapshot(row["key"], row["id"], row["unsynced_boot"]):
+                log.warning("layer snapshot %s was not synced before a reboot: it will be "
+                            "unpacked again", row["key"])
+                self.dirs.remove(row["id"])
 
     def sync(self) -> None:
         """Make every unpacked layer durable; called by GC, and by hulld now and then."""
