@@ -21,6 +21,7 @@ LOOP_SET_STATUS64 = 0x4C04
 LOOP_GET_STATUS64 = 0x4C05
 LOOP_SET_CAPACITY = 0x4C07
 LOOP_SET_DIRECT_IO = 0x4C08
+LOOP_SET_BLOCK_SIZE = 0x4C09
 LOOP_CONFIGURE = 0x4C0A
 LOOP_CTL_GET_FREE = 0x4C82
 
@@ -68,17 +69,19 @@ def _info(path: str, flags: int) -> LoopInfo64:
     return info
 
 
-def _configure(dev_fd: int, file_fd: int, path: str, flags: int) -> None:
-    config = LoopConfig(fd=file_fd, block_size=0, info=_info(path, flags))
+def _configure(dev_fd: int, file_fd: int, path: str, flags: int, block_size: int) -> None:
+    config = LoopConfig(fd=file_fd, block_size=block_size, info=_info(path, flags))
     try:
         fcntl.ioctl(dev_fd, LOOP_CONFIGURE, config)
         return
     except OSError as e:
         if e.errno not in (errno.EINVAL, errno.ENOTTY):
             raise
-    # kernels before 5.8: two steps
+    # kernels before 5.8: separate steps
     fcntl.ioctl(dev_fd, LOOP_SET_FD, file_fd)
     fcntl.ioctl(dev_fd, LOOP_SET_STATUS64, _info(path, flags))
+    if block_size:
+        fcntl.ioctl(dev_fd, LOOP_SET_BLOCK_SIZE, block_size)
 
 
 def _free_index() -> int:
@@ -89,8 +92,11 @@ def _free_index() -> int:
         os.close(fd)
 
 
-def attach(path: str, read_only: bool = False, direct_io: bool = False) -> str:
+def attach(path: str, read_only: bool = False, direct_io: bool = False,
+           block_size: int = 0) -> str:
     """Bind ``path`` to a free loop device; returns ``/dev/loopN``.
+
+    ``block_size`` is the device's logical block size (0: the kernel's 512).
 
     Another process may grab the same free device between GET_FREE and
     CONFIGURE: the kernel then answers EBUSY and we take the next one.
@@ -104,7 +110,7 @@ def attach(path: str, read_only: bool = False, direct_io: bool = False) -> str:
             _ensure_node(device)
             dev_fd = os.open(device, mode | os.O_CLOEXEC)
             try:
-                _configure(dev_fd, file_fd, path, flags)
+                _configure(dev_fd, file_fd, path, flags, block_size)
                 return device
             except OSError as e:
                 if e.errno != errno.EBUSY:

@@ -173,6 +173,9 @@ def test_block_volume_read_write_through_device(plugin):
     staging, target = f"{plugin.base}/staging", f"{plugin.base}/device"
     plugin.stage(vol.volume_id, staging, cap)
     plugin.publish(vol.volume_id, staging, target, cap)
+    device = loop.find_by_backing(f"{plugin.root}/volumes/{vol.volume_id}.img")[0]
+    with open(f"/sys/block/{os.path.basename(device)}/queue/logical_block_size") as f:
+        assert f.read().strip() == "4096"  # matches the host filesystem's blocks
     payload = os.urandom(4096)
     fd = os.open(target, os.O_RDWR)
     try:

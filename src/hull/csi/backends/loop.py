@@ -24,6 +24,9 @@ from hull.sys import filecopy, fsfreeze, loop
 log = logging.getLogger(__name__)
 
 DEFAULT_FS = "ext4"
+# 4 KiB logical blocks match the backing filesystem's: direct I/O from the
+# loop device then never splits or read-modify-writes a host block
+BLOCK_SIZE = 4096
 # smallest images mkfs accepts with room to spare
 # A fresh image is sparse: its inode tables already read as zeros, so the
 # kernel's background zeroing (ext4lazyinit) would only compete with the
@@ -205,7 +208,8 @@ class LoopBackend(Backend):
         """A fresh read-only device for one read-only raw block publication:
         a bind mount's ro flag does not stop writes to a device node."""
         try:
-            return loop.attach(self.image(volume.id), read_only=True, direct_io=self.direct_io)
+            return loop.attach(self.image(volume.id), read_only=True, direct_io=self.direct_io,
+                               block_size=BLOCK_SIZE)
         except OSError as e:
             raise from_oserror(e, f"cannot attach volume {volume.id} read-only") from e
 
@@ -223,7 +227,7 @@ class LoopBackend(Backend):
         if device:
             return device
         try:
-            device = loop.attach(image, direct_io=self.direct_io)
+            device = loop.attach(image, direct_io=self.direct_io, block_size=BLOCK_SIZE)
         except OSError as e:
             raise from_oserror(e, f"cannot attach volume {volume.id}") from e
         log.info("attached volume %s at %s", volume.id, device)
