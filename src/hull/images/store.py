@@ -158,7 +158,7 @@ class ImageStore:
         if self.registry_config is None:
             self.registry_config = RegistryConfig.load()
         return RegistryClient(self.registry_config, credentials=credentials,
-                              platform=platform or "linux/amd64")
+                              platform=platform)  # None: the host's platform
 
     # -- images -----------------------------------------------------------------------
 
