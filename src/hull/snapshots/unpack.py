@@ -39,6 +39,8 @@ class HostileLayer(errors.InvalidArgument):
 
 def entry_parts(name: str) -> tuple[str, ...]:
     """'./a//b/' -> ('a', 'b'); leading '/' means the layer root; '..' is refused."""
+    if "\0" in name:
+        raise HostileLayer(f"entry {name!r} has a NUL byte in its name")
     parts = tuple(p for p in name.split("/") if p not in ("", "."))
     if ".." in parts:
         raise HostileLayer(f"entry {name!r} has a '..' component")
@@ -191,6 +193,8 @@ class LayerApplier:
 
     def _symlink(self, pfd: int, base: str, member: Member) -> None:
         # the target is only text; nothing is ever written through it (see dir_fd)
+        if "\0" in member.linkname or not member.linkname:
+            raise HostileLayer(f"entry {member.name!r} is a symlink with an invalid target")
         os.symlink(member.linkname, base, dir_fd=pfd)
         if self.same_owner:
             os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
@@ -296,8 +300,13 @@ def _ns(mtime: float) -> int:
     return int(mtime * 1_000_000_000)
 
 
+# overlayfs keeps its own bookkeeping in these namespaces (redirects, origins,
+# metacopy): a layer must not be able to forge it, so such entries are dropped
+_PRIVATE_XATTRS = ("trusted.overlay.", "user.overlay.")
+
+
 def _xattrs(member: Member):
-    return member.xattrs
+    return [(k, v) for k, v in member.xattrs if not k.startswith(_PRIVATE_XATTRS)]
 
 
 @dataclass

@@ -55,6 +55,15 @@ def test_xattrs_from_pax_headers(tmp_path):
     assert os.getxattr(root / "f", "user.hull") == b"yes"
 
 
+def test_overlay_private_xattrs_are_dropped(tmp_path):
+    root, _ = unpack(tmp_path, [
+        ({"name": "d", "type": DIR, "mode": 0o755,
+          "pax": {"SCHILY.xattr.user.overlay.redirect": "/etc", "SCHILY.xattr.user.ok": "1"}},
+         None),
+    ])
+    assert os.listxattr(root / "d") == ["user.ok"]
+
+
 def test_whiteout_becomes_char_device_0_0(tmp_path):
     root, _ = unpack(tmp_path, [({"name": "etc/.wh.hostname"}, b"")])
     st = (root / "etc/hostname").lstat()
@@ -105,6 +114,7 @@ HOSTILE = [
         ({"name": "h", "type": LNK, "linkname": "s/passwd"}, None),
     ], "not a directory"),
     ("whiteout-dotdot", [({"name": "a/.wh..."}, b"")], "whiteout"),
+    ("nul-in-name", [({"name": "a", "pax": {"path": "a\0b"}}, b"x")], "NUL byte"),
     ("device-not-allowed", [({"name": "dev/sda", "type": tarfile.BLKTYPE, "devmajor": 8}, None)],
      "device node"),
 ]
