@@ -88,3 +88,22 @@ def test_runc_runs_the_spec_hull_derives(store, source_layout, tmp_path):
     assert out.splitlines()[:2] == ["0", "v1"]
     assert "marker=hull-images" in out
     store.remove_rootfs("hull-images-runc")
+
+
+def test_build_rootfs_from_busybox_runs(tmp_path):
+    from hull.testing.busybox import make_rootfs
+
+    from .conftest import hull
+
+    rootfs = make_rootfs(tmp_path / "bb")
+    result = hull(tmp_path / "s", "image", "build-rootfs", str(rootfs), "hull-demo/busybox:1",
+                  "--cmd", "echo built", "--user", "hull", "--workdir", "/home/hull")
+    assert result.returncode == 0, result.stderr
+    store = ImageStore(tmp_path / "s")
+    image = store.get("hull-demo/busybox:1")
+    assert store.runtime_spec(image)["process"]["user"]["uid"] == 1000
+    store.prepare_rootfs("hull-images-built", image.id)
+    with mounted(store, "hull-images-built", tmp_path / "mnt") as root:
+        assert chroot(root, *image.config["config"]["Cmd"]) == "built\n"
+        assert os.stat(root / "home/hull").st_uid == 1000
+    store.remove_rootfs("hull-images-built")
