@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def failing(what: str):
         raise type(e)(f"{what}: {e}") from e
     except OSError as e:
         raise errors.from_oserror(e, what) from e
+    except sqlite3.Error as e:
+        full = "full" in str(e)  # SQLITE_FULL: "database or disk is full"
+        category = errors.ResourceExhausted if full else errors.Internal
+        raise category(f"{what}: image metadata: {e}") from e
 
 
 def _ref(text: str):
