@@ -70,7 +70,18 @@ class Metadata:
         self._local = threading.local()
         conn = self._conn()
         conn.executescript(SCHEMA)
+        self._migrate(conn)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    # columns added after the first schema: (table, column, declaration)
+    ADDED_COLUMNS = (("snapshots", "inodes", "INTEGER NOT NULL DEFAULT 0"),
+                     ("snapshots", "unsynced_boot", "TEXT"))
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        for table, column, declaration in self.ADDED_COLUMNS:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -158,3 +158,17 @@ def test_remove_all_names_for_cri(store, two_images):
     store.remove("example.com/base:1", all_names=True)
     with pytest.raises(errors.NotFound):
         store.get("example.com/alias:2")
+
+
+def test_older_schema_gains_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old" / "images.db"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE snapshots (key TEXT PRIMARY KEY, id INTEGER UNIQUE NOT NULL, "
+                   "kind TEXT NOT NULL, parent TEXT, diff_id TEXT, size INTEGER NOT NULL "
+                   "DEFAULT 0, image_id TEXT, created REAL NOT NULL)")
+    store = ImageStore(tmp_path / "old")
+    columns = {row[1] for row in store.meta.query("PRAGMA table_info(snapshots)")}
+    assert {"inodes", "unsynced_boot"} <= columns
