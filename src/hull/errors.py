@@ -9,6 +9,7 @@
     ├── OutOfRange             a value past what the backend allows
     ├── Unavailable            a peer (registry, plugin, daemon) cannot be reached
     ├── DeadlineExceeded       a peer or hook took longer than allowed
+    ├── Aborted                a concurrent operation on the same object is in flight
     ├── PermissionDenied       the kernel or a peer refused us
     └── Internal               a bug or an unexpected kernel answer
 
@@ -60,6 +61,10 @@ class Unavailable(HullError):
 
 class DeadlineExceeded(HullError):
     grpc_code = "DEADLINE_EXCEEDED"
+
+
+class Aborted(HullError):
+    grpc_code = "ABORTED"
 
 
 class PermissionDenied(HullError):

@@ -21,7 +21,7 @@ def test_from_oserror_maps_errno_to_category(code, category):
 def test_every_category_is_a_hull_error_with_a_grpc_code():
     for name in ("NotFound", "AlreadyExists", "InvalidArgument", "FailedPrecondition",
                  "ResourceExhausted", "OutOfRange", "Unavailable", "DeadlineExceeded",
-                 "PermissionDenied", "Internal"):
+                 "PermissionDenied", "Internal", "Aborted"):
         cls = getattr(errors, name)
         assert issubclass(cls, errors.HullError)
         assert cls.grpc_code not in ("", "UNKNOWN")

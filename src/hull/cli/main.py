@@ -39,6 +39,9 @@ EXIT_CODES = {
     errors.FailedPrecondition: 5,
     errors.Unavailable: 6,
     errors.PermissionDenied: 7,
+    errors.ResourceExhausted: 8,
+    errors.DeadlineExceeded: 9,
+    errors.Aborted: 10,
 }
 
 
