@@ -120,8 +120,10 @@ def _extract_tar(source: Path, into: Path) -> None:
     try:
         with tarfile.open(source) as tar:
             tar.extractall(into, filter="data")
-    except (tarfile.TarError, OSError) as e:
+    except tarfile.TarError as e:
         raise errors.InvalidArgument(f"{source} is not a readable OCI layout tar: {e}") from e
+    except OSError as e:  # disk full, permissions: not the tar's fault
+        raise errors.from_oserror(e, f"cannot extract {source}") from e
 
 
 def import_layout(store, source: Path, name: str | None, platform: str = HOST_PLATFORM):

@@ -37,9 +37,7 @@ def fetch_small_blob(client, ref, descriptor: spec.Descriptor, raw_descriptor, l
     if len(data) != descriptor.size:
         raise errors.InvalidArgument(f"blob {descriptor.digest} has {len(data)} bytes, "
                                      f"expected {descriptor.size} (truncated)")
-    if spec.sha256_digest(data) != descriptor.digest:
-        raise errors.InvalidArgument(f"blob {descriptor.digest}: digest mismatch")
-    return data
+    return data  # the digest is checked when the content store commits it
 
 
 def pull_layers(ctx: LayerContext, client, ref, raw_layers: list, layers: list,
