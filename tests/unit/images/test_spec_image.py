@@ -71,3 +71,22 @@ def test_spec_imports_nothing_of_hull():
             " and m != 'hull.spec'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("module,forbidden", [
+    ("hull.content", ("hull.images", "hull.snapshots", "hull.registry", "hull.cli")),
+    ("hull.snapshots", ("hull.images", "hull.content", "hull.registry", "hull.cli")),
+    ("hull.images", ("hull.cli", "hull.cri", "hull.registry.client")),
+])
+def test_layers_point_down(module, forbidden):
+    code = f"import sys, {module}; print(sorted(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout.replace("'", '"'))
+    assert [m for m in loaded if m.startswith(forbidden)] == []
+
+
+def test_public_names():
+    import hull.images
+
+    assert sorted(hull.images.__all__) == ["GcReport", "Image", "ImageStore", "ProgressEvent"]
+    assert all(hasattr(hull.images, name) for name in hull.images.__all__)
