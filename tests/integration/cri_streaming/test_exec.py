@@ -1,0 +1,92 @@
+"""Exec through hulld's streaming server, as kubectl/crictl drive it, over SPDY and WebSocket."""
+
+from __future__ import annotations
+
+import pytest
+
+from hull._generated import api_pb2 as api
+from hull.testing.streaming import RemoteCommand
+from tests.integration.cri_streaming.conftest import run
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def sleeper(pods):
+    sid, cfg = pods.run()
+    return pods.container(sid, cfg)
+
+
+def exec_url(pods, cid: str, cmd: list[str], *, stdin=False, tty=False) -> str:
+    return pods.rt.Exec(api.ExecRequest(container_id=cid, cmd=cmd, stdin=stdin, stdout=True,
+                                        stderr=not tty, tty=tty), timeout=10).url
+
+
+async def one_shot(url: str, transport: str, **kwargs):
+    session = await RemoteCommand.open(url, transport, **kwargs)
+    return await session.finish()
+
+
+def test_echo_prints_and_succeeds(pods, sleeper, transport):
+    outcome = run(one_shot(exec_url(pods, sleeper, ["echo", "hi"]), transport))
+    assert outcome.stdout == b"hi\n"
+    assert outcome.status == {"metadata": {}, "status": "Success"}
+    assert outcome.exit_code == 0
+
+
+def test_exit_code_and_stderr_come_back(pods, sleeper, transport):
+    cmd = ["sh", "-c", "echo oops >&2; exit 3"]
+    outcome = run(one_shot(exec_url(pods, sleeper, cmd), transport))
+    assert outcome.stderr == b"oops\n"
+    assert outcome.stdout == b""
+    assert outcome.status["reason"] == "NonZeroExitCode"
+    assert outcome.exit_code == 3
+
+
+def test_stdin_reaches_the_command_and_eof_ends_it(pods, sleeper, transport):
+    url = exec_url(pods, sleeper, ["sh", "-c", "tr a-z A-Z; echo done"], stdin=True)
+
+    async def scenario():
+        session = await RemoteCommand.open(url, transport, stdin=True)
+        await session.write(b"hello ")
+        await session.write(b"streams\n")
+        await session.close_stdin()
+        return await session.finish()
+
+    outcome = run(scenario())
+    assert outcome.stdout == b"HELLO STREAMS\ndone\n"
+    assert outcome.exit_code == 0
+
+
+def test_tty_resize_is_seen_by_stty(pods, sleeper, transport):
+    url = exec_url(pods, sleeper, ["sh"], stdin=True, tty=True)
+
+    async def scenario():
+        session = await RemoteCommand.open(url, transport, stdin=True, tty=True)
+        await session.resize(100, 40)
+        await session.read_until(b"# ")    # the prompt: type only once the shell reads
+        # the echo of the line shows $((..)), the output the number
+        await session.write(b"stty size; echo mark-$((0+1))\n")
+        first = await session.read_until(b"mark-1\r\n")
+        await session.resize(132, 50)
+        await session.write(b"stty size; echo mark-$((1+1))\n")
+        second = await session.read_until(b"mark-2\r\n")
+        await session.write(b"exit 7\n")
+        outcome = await session.finish()
+        return first, second, outcome
+
+    first, second, outcome = run(scenario())
+    assert b"40 100\r\n" in first
+    assert b"50 132\r\n" in second.split(b"mark-1\r\n", 1)[1]
+    assert outcome.exit_code == 7
+
+
+def test_older_protocol_versions(pods, sleeper, transport):
+    """v2/v3 over SPDY and channel.k8s.io over WebSocket report failures as plain text."""
+    protocols = ["v3.channel.k8s.io"] if transport == "spdy" else ["channel.k8s.io"]
+    ok = run(one_shot(exec_url(pods, sleeper, ["echo", "old"]), transport, protocols=protocols))
+    assert ok.protocol == protocols[0]
+    assert ok.stdout == b"old\n" and ok.error == b""
+    failed = run(one_shot(exec_url(pods, sleeper, ["sh", "-c", "exit 4"]), transport,
+                          protocols=protocols))
+    assert b"exit code" in failed.error or b"exited with 4" in failed.error
