@@ -381,6 +381,8 @@ class ImageStore:
             row = self.meta.snapshot(key)
             if row is None or row["kind"] == "committed":
                 return
+            if overlay.upper_in_use(str(self.dirs.fs(row["id"]))):
+                raise errors.FailedPrecondition("it is still mounted: unmount it first")
             self.meta.delete_snapshot(key)
             self.dirs.remove(row["id"])
 

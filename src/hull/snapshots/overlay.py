@@ -135,3 +135,10 @@ def unmount(target: str) -> None:
                 libc.umount(target, libc.MNT_DETACH | libc.UMOUNT_NOFOLLOW)
                 return
         raise errors.from_oserror(e, f"cannot unmount {target}") from e
+
+
+def upper_in_use(upper: str) -> bool:
+    """Whether an overlay mount in this mount namespace writes into ``upper``."""
+    needle = f"upperdir={upper},"
+    with open("/proc/self/mountinfo") as f:
+        return any(needle in line or line.rstrip().endswith(needle[:-1]) for line in f)

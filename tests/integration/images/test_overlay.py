@@ -44,6 +44,8 @@ def test_merged_view_applies_whiteouts_and_opaque_dirs(store, layered, tmp_path)
         assert (root / "etc/passwd").exists()
         assert chroot(root, "/bin/cat", "/etc/motd") == "hello from layer 2\n"
         chroot(root, "/bin/sh", "-c", "echo written > /srv/by-container; rm /etc/motd")
+        with pytest.raises(errors.FailedPrecondition, match="still mounted"):
+            store.remove_rootfs("hull-images-ctr")
     upper = store.snapshot("hull-images-ctr").upper
     assert open(os.path.join(upper, "srv/by-container")).read() == "written\n"
     st = os.lstat(os.path.join(upper, "etc/motd"))
