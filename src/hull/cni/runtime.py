@@ -16,7 +16,7 @@ import threading
 
 from hull import errors
 from hull.cni.cache import Attachment, ResultCache
-from hull.cni.config import dir_signature, load_file, load_network
+from hull.cni.config import dir_signature, load_network
 from hull.cni.invoke import Invocation, PluginExec, SubprocessExec, find_plugin
 from hull.spec.cni import (ERR_INCOMPATIBLE_VERSION, SUPPORTED_VERSIONS, NetworkConfigList, PluginConf,
                            Result, at_least, conflist_from_dict, convert_result, parse_result,

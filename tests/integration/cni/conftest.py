@@ -85,7 +85,7 @@ class NetEnv:
 
     def cleanup(self) -> None:
         for line in self.nft_tables():
-            sh("nft", "delete", *line.split()[1:], check=False)
+            sh("nft", "delete", *line.split(), check=False)  # "table <family> <name>"
         if link_exists(self.bridge):
             # veths of pods whose netns is being destroyed asynchronously: remove them now
             for port in os.listdir(f"/sys/class/net/{self.bridge}/brif"):

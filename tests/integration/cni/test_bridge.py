@@ -148,3 +148,22 @@ def test_mac_capability_sets_the_pod_mac(net, pods):
     assert "02:42:0a:58:aa:01" in in_pod(a, "ip", "link", "show", "eth0").stdout
     cni.check("pod-a", a)
     cni.teardown("pod-a", a)
+
+
+def test_bridge_with_another_gateway_address_needs_force_address(net, pods):
+    net.write([net.bridge_conf()])
+    cni = net.cni()
+    a = pods()
+    cni.setup("pod-a", a)
+    cni.teardown("pod-a", a)
+    sh("ip", "addr", "flush", "dev", net.bridge)
+    sh("ip", "addr", "add", f"{net.subnet_prefix}.254/24", "dev", net.bridge)
+    with pytest.raises(HullError) as e:
+        cni.setup("pod-b", pods())
+    assert f"{net.subnet_prefix}.254/24" in str(e.value) and "forceAddress" in str(e.value)
+    net.write([net.bridge_conf(forceAddress=True)])
+    b = pods()
+    cni.setup("pod-b", b)
+    addresses = sh("ip", "-o", "-4", "addr", "show", "dev", net.bridge).stdout
+    assert f"{net.subnet_prefix}.1/24" in addresses and f"{net.subnet_prefix}.254/24" not in addresses
+    cni.teardown("pod-b", b)

@@ -58,6 +58,14 @@ def ensure_bridge(nl: Netlink, conf: BridgeConf):
             nl.create_bridge(conf.bridge, conf.mtu)
         except FileExistsError:
             pass  # a concurrent ADD made it
+        if not conf.enable_dad:
+            # Without this the bridge's IPv6 link-local address is tentative for a
+            # second after the first port comes up, and neighbour discovery through
+            # the gateway stalls the first connections of the first pods.
+            try:
+                write_sysctl_path(f"/proc/sys/net/ipv6/conf/{conf.bridge}/accept_dad", "0")
+            except OSError:
+                pass  # IPv6 disabled on this host
         link = nl.link(conf.bridge)
     if link is None or link.kind != "bridge":
         raise PluginError(ERR_BRIDGE, f"{conf.bridge!r} already exists but is not a bridge")
@@ -89,7 +97,7 @@ def _setup_pod_side(ns: NetNS, ifname: str, ips: list[dict], routes: list[dict],
                 pod.set_link(link.index, mac=mac)
                 link = pod.link(ifname)
             if any(":" in ip["address"] for ip in ips) and not conf.enable_dad:
-                write_sysctl(f"net.ipv6.conf.{ifname}.accept_dad", "0")
+                write_sysctl_path(f"/proc/sys/net/ipv6/conf/{ifname}/accept_dad", "0")  # names may hold dots
             pod.set_link(link.index, up=True)
             for ip in ips:
                 pod.add_address(link.index, ip["address"], nodad=not conf.enable_dad)
@@ -111,13 +119,31 @@ def _gateway_routes(ips: list[dict], routes: list[dict]) -> list[dict]:
     return added
 
 
+def _same_network(a: str, b: str) -> bool:
+    from hull.cni.ipaddr import network_of, parse_ip
+    (ip_a, prefix_a), (ip_b, prefix_b) = a.split("/"), b.split("/")
+    value_a, version_a = parse_ip(ip_a)
+    value_b, version_b = parse_ip(ip_b)
+    return version_a == version_b and prefix_a == prefix_b and \
+        network_of(value_a, version_a, int(prefix_a)) == network_of(value_b, version_b, int(prefix_b))
+
+
 def _set_gateway(nl: Netlink, bridge_index: int, ips: list[dict], conf: BridgeConf) -> None:
+    """The gateway address on the bridge. Another address of the same network there is an
+    error, or replaced with ``forceAddress``, as the reference plugin does."""
+    present = [a for a in nl.addresses(bridge_index) if not a.startswith("fe80:")]
     for ip in ips:
         gw = ip.get("gateway")
         if not gw:
             continue
-        prefix = ip["address"].split("/")[1]
-        nl.add_address(bridge_index, f"{gw}/{prefix}", exist_ok=True, nodad=True)
+        wanted = f"{gw}/{ip['address'].split('/')[1]}"
+        for other in present:
+            if other != wanted and _same_network(other, wanted):
+                if not conf.force_address:
+                    raise PluginError(ERR_BRIDGE, f"bridge {conf.bridge} already has address {other}, "
+                                                  f"not the gateway {wanted} (set forceAddress to replace it)")
+                nl.delete_address(bridge_index, other)
+        nl.add_address(bridge_index, wanted, exist_ok=True, nodad=True)
         try:
             write_sysctl("net.ipv6.conf.all.forwarding" if ":" in gw else "net.ipv4.ip_forward", "1")
         except OSError:

@@ -181,8 +181,11 @@ def cmd_add(args) -> dict:
                 with nft.TableLock(_FAMILIES[version][0], table):
                     try:  # the table is usually there already: a small transaction
                         nft.apply(elements)
-                    except nft.NftError:
-                        nft.apply(base + elements)
+                    except nft.NftError as fast:
+                        try:
+                            nft.apply(base + elements)
+                        except nft.NftError as full:
+                            raise nft.NftError(f"{full}\n(first attempt: {fast})") from full
             except nft.NftError as e:
                 cmd_del(args)
                 raise PluginError(ERR_PORTMAP, f"cannot map ports for {args.container_id}: {e}") from e
