@@ -151,3 +151,15 @@ def test_device_nodes_policy(tmp_path, busybox_layer):
     strict = ImageStore(tmp_path / "strict", allow_devices=False)
     with pytest.raises(errors.InvalidArgument, match="device node"):
         strict.import_layout(layout, "example.com/dev:1")
+
+
+def test_readonly_view_of_a_single_layer_image(store, tmp_path, busybox_layer):
+    layout = make_layout(tmp_path / "one", [(busybox_layer, "gzip")])
+    [image] = store.import_layout(layout, "example.com/one:1")
+    store.prepare_rootfs("hull-images-one", image.id, readonly=True)
+    with mounted(store, "hull-images-one", tmp_path / "one-mnt") as root:
+        assert chroot(root, "/bin/cat", "/etc/hostname") == "busybox\n"
+        with pytest.raises(OSError):
+            (root / "etc/new").write_text("no")
+    store.remove_rootfs("hull-images-one")
+    assert not (tmp_path / "one-mnt/etc").exists()
