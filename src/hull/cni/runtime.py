@@ -79,6 +79,10 @@ class CNI:
         what = f"cannot set up network {net.name} for container {container_id}"
         if not netns or not os.path.exists(netns):
             raise errors.NotFound(f"{what}: network namespace {netns!r} does not exist")
+        if self.cache.load(net.name, container_id, ifname) is not None:
+            # A second ADD would fail on the existing interface, and its rollback DEL
+            # would then tear down the working attachment.
+            raise errors.AlreadyExists(f"{what}/{ifname}: already attached; tear it down first")
         inv = self._invocation("ADD", container_id, netns, ifname, args)
         caps = dict(capabilities or {})
         result: dict | None = None

@@ -192,3 +192,14 @@ def test_teardown_uses_the_cached_config_when_the_conf_dir_broke(cni_dirs, netns
     CNI(str(conf), [str(bindir)], str(cache), exec=fake).teardown("c1", netns_file)
     assert fake.commands() == [("main", "DEL")]
     assert fake.calls[0][2]["prevResult"]["ips"][0]["address"] == "10.88.0.2/16"
+
+
+def test_second_setup_of_an_attached_container_is_refused_without_touching_it(cni_dirs, netns_file):
+    from hull.errors import AlreadyExists
+    cni, fake = make(cni_dirs, [{"type": "main"}], {"main": main_plugin})
+    cni.setup("c1", netns_file)
+    fake.calls.clear()
+    with pytest.raises(AlreadyExists):
+        cni.setup("c1", netns_file)
+    assert fake.calls == []
+    cni.setup("c1", netns_file, ifname="eth1")  # another interface is fine
