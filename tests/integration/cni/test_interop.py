@@ -95,3 +95,19 @@ def test_old_config_version_gets_old_result_format(net, pods):
     result = cni.setup("pod-a", a)
     assert result.cni_version == "0.3.1" and result.raw["ips"][0]["version"] == "4"
     cni.teardown("pod-a", a)
+
+
+def test_hull_portmap_behind_the_reference_bridge(net, pods, servers):
+    net.write([net.bridge_conf(kind="bridge", ipam=net.ipam(kind="host-local")), net.portmap_conf(),
+               {"type": "loopback"}], version="1.0.0")
+    cni = net.cni()
+    a = pods()
+    port = 18650 + net.index
+    cni.setup("pod-a", a, capabilities={"portMappings": [{"hostPort": port, "containerPort": 80,
+                                                          "protocol": "tcp"}]})
+    servers(a, 80, "ref-bridge-hull-portmap")
+    out = subprocess.run(["busybox", "nc", "-w", "2", "127.0.0.1", str(port)], capture_output=True, text=True)
+    assert out.stdout.strip() == "ref-bridge-hull-portmap"
+    cni.check("pod-a", a)
+    cni.teardown("pod-a", a)
+    assert net.nft_tables() == []
