@@ -9,38 +9,29 @@ first run on a machine pays for Go.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
+TOP = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(TOP / "conformance" / "runtime-tools"))
+
+from rt_harness import execute  # noqa: E402
+
 pytestmark = pytest.mark.root
 
-TOP = Path(__file__).resolve().parents[3]
-RUNNER = TOP / "conformance" / "runtime-tools" / "runner.py"
 HULL_RUNC = TOP / ".venv" / "bin" / "hull-runc"
 RUNC = shutil.which("runc") or "/usr/bin/runc"
 TIMEOUT = 90.0
 
 
-def _load_runner():
-    spec = importlib.util.spec_from_file_location("hull_conformance_runner", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-runner = _load_runner()
-
-
 @pytest.fixture(scope="module")
 def build() -> Path:
     try:
-        return runner.default_build()
-    except runner.BuildUnavailable as e:
+        return execute.default_build()
+    except execute.BuildUnavailable as e:
         if e.code == 2 and "no runtime-tools source tree" in str(e):
             pytest.skip(f"upstream validation sources are not on this machine: {e}")
         raise
@@ -48,7 +39,7 @@ def build() -> Path:
 
 @pytest.fixture(scope="module")
 def suite_lock():
-    lock = runner.acquire_lock()
+    lock = execute.acquire_lock()
     yield
     lock.close()
 
@@ -67,18 +58,18 @@ def _mounts(result) -> list[str]:
 
 def test_build_has_runtimetest_and_programs(build):
     assert (build / "bin" / "runtimetest").is_file()
-    assert runner.programs_in(build, None), "the build produced no validation programs"
+    assert execute.programs_in(build, None), "the build produced no validation programs"
     assert list(build.glob("rootfs-*.tar.gz")), "no rootfs tarball for the bundles"
 
 
 def test_hull_runc_passes_every_program_runc_passes(build, suite_lock):
     gap, bar = [], []
-    for program in runner.programs_in(build, None):
-        reference = runner.run_program(build, program, RUNC, TIMEOUT)
+    for program in execute.programs_in(build, None):
+        reference = execute.run_program(build, program, RUNC, TIMEOUT)
         if reference.status != "pass":
             continue  # runc fails it here too: not part of the bar
         bar.append(program)
-        ours = runner.run_program(build, program, str(HULL_RUNC), TIMEOUT)
+        ours = execute.run_program(build, program, str(HULL_RUNC), TIMEOUT)
         # A container left behind is always a fault; host mounts only when
         # runc left none (runc too leaves them when the container shares
         # the host mount namespace, as linux_ns_itype asks).

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-RUNNER = Path(__file__).resolve().parents[3] / "conformance" / "runtime-tools" / "runner.py"
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "conformance" / "runtime-tools"))
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("hull_conformance_runner_unit", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-runner = _load()
+from rt_harness import tap  # noqa: E402
 
 
 def _judge(stdout: str, exit_code: int = 0):
-    result = runner.ProgramResult("p", "rt", "", exit_code, 0.0, stdout=stdout)
-    runner.judge(result, runner.parse_tap(stdout))
+    result = tap.ProgramResult("p", "rt", "", exit_code, 0.0, stdout=stdout)
+    tap.judge(result, tap.parse_tap(stdout))
     return result
 
 
 def test_parse_tap_reads_status_number_description_and_directives():
-    cases = runner.parse_tap("TAP version 13\nok 1 - a\nnot ok 2 - b # TODO later\n"
+    cases = tap.parse_tap("TAP version 13\nok 1 - a\nnot ok 2 - b # TODO later\n"
                              "ok 3 # SKIP no hugetlb\n  ok 9 - nested yaml text\n1..3\n")
     assert [(c.ok, c.number, c.description, c.directive) for c in cases] == [
         (True, 1, "a", ""), (False, 2, "b", "TODO"), (True, 3, "", "SKIP")]
@@ -68,4 +58,4 @@ def test_diagnostic_only_program_passes_without_error_block():
 
 def test_yaml_without_error_key_is_not_a_failure():
     stdout = 'TAP version 13\n  ---\n  {\n    "reference": "x"\n  }\n  ...\n1..0\n'
-    assert runner.yaml_errors(stdout) == []
+    assert tap.yaml_errors(stdout) == []

@@ -1,0 +1,1 @@
+"""Library of the runtime-tools conformance runner (stdlib only)."""
