@@ -40,7 +40,8 @@ def print_table(runtimes: list[str], results: dict[str, dict[str, ProgramResult]
         for r in results[runtime].values():
             counts[r.status] = counts.get(r.status, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        print(f"{os.path.basename(runtime)}: {summary}")
+        seconds = sum(r.seconds for r in results[runtime].values())
+        print(f"{os.path.basename(runtime)}: {summary}; {seconds:.0f} s in all")
 
 
 def print_gap(reference: str, others: list[str], results: dict[str, dict[str, ProgramResult]]) -> int:
