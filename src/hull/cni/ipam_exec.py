@@ -58,7 +58,7 @@ def _exec(args, command: str, stdin: bytes | None = None) -> bytes:
         details = str(data.get("details", ""))
     except (ValueError, AttributeError, TypeError):
         code, msg, details = 999, (err or out).decode(errors="replace").strip(), ""
-    if code == ERR_INCOMPATIBLE_VERSION and args.config.get("cniVersion") == "1.1.0" and command != "GC":
+    if code == ERR_INCOMPATIBLE_VERSION and args.config.get("cniVersion") == "1.1.0" and command in ("ADD", "DEL", "CHECK"):
         older = dict(args.config, cniVersion="1.0.0")  # an IPAM plugin from before CNI 1.1
         return _exec(args, command, json.dumps(older).encode())
     raise PluginError(code, f"IPAM plugin {kind}: {msg}", details)
@@ -91,10 +91,24 @@ def gc(args) -> None:
     if _type(args) in IN_PROCESS:
         return _in_process(_host_local().ipam_gc, args.config,
                            args.config.get("cni.dev/valid-attachments") or [])
-    _exec(args, "GC")
+    _exec_if_supported(args, "GC")
 
 
 def status(args) -> None:
     if _type(args) in IN_PROCESS:
         return None
-    _exec(args, "STATUS")
+    _exec_if_supported(args, "STATUS")
+
+
+def _exec_if_supported(args, command: str) -> None:
+    """GC and STATUS are CNI 1.1 verbs: skip an IPAM plugin that does not speak 1.1.0
+    (it has nothing to collect and no status to give), as libcni skips such plugins."""
+    from hull.cni import procexec
+    plugin = _find(_type(args), args.path)
+    rc, out, _ = procexec.run([plugin], b'{"cniVersion":"1.1.0"}', dict(os.environ, CNI_COMMAND="VERSION"))
+    try:
+        supported = json.loads(out).get("supportedVersions", []) if rc == 0 else []
+    except (ValueError, AttributeError):
+        supported = []
+    if "1.1.0" in supported:
+        _exec(args, command)

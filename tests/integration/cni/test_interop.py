@@ -111,3 +111,15 @@ def test_hull_portmap_behind_the_reference_bridge(net, pods, servers):
     cni.check("pod-a", a)
     cni.teardown("pod-a", a)
     assert net.nft_tables() == []
+
+
+def test_gc_and_status_with_a_reference_ipam_that_predates_cni_11(net, pods):
+    net.write([net.bridge_conf(ipam=net.ipam(kind="host-local"))], version="1.1.0")
+    cni = net.cni()
+    a = pods()
+    cni.setup("keep", a)  # reference host-local gets cniVersion 1.0.0 from hull-bridge
+    cni.status()
+    cni.gc([("keep", "eth0")])
+    assert len(net.ip_files()) == 1
+    cni.teardown("keep", a)
+    assert net.ip_files() == []
