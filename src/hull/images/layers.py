@@ -23,7 +23,7 @@ from hull.content import ContentStore
 from hull.images.image import ProgressEvent
 from hull.images.metadata import Metadata
 from hull.snapshots import SnapshotDirs, apply_tar
-from hull.snapshots.unpack import fix_implied_dirs
+from hull.snapshots.implied import fix_implied_dirs
 from hull.snapshots.stream import (CHUNK, ChunkSource, HashingReader, TeeReader,
                                    decompressor, sniff_compression)
 from hull.spec.image import LAYER_COMPRESSION, Descriptor

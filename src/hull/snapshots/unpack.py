@@ -344,29 +344,3 @@ def open_dir_nofollow(base: str, relative: str) -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-def fix_implied_dirs(layer_dirs: list[str], index: int, implied: list[str]) -> None:
-    """Give the implied dirs of layer ``index`` the metadata of the same directory in
-    the nearest lower layer, as overlay copy-up would when applying onto a mount."""
-    for relative in implied:
-        target = open_dir_nofollow(layer_dirs[index], relative)
-        if target is None:
-            continue  # replaced by a later entry of that layer
-        try:
-            for lower in reversed(layer_dirs[:index]):
-                source = open_dir_nofollow(lower, relative)
-                if source is None:
-                    if os.path.lexists(os.path.join(lower, relative)):
-                        break  # a file, symlink or whiteout: the directory is new here
-                    continue
-                try:
-                    st = os.fstat(source)
-                finally:
-                    os.close(source)
-                os.fchown(target, st.st_uid, st.st_gid)
-                os.fchmod(target, stat.S_IMODE(st.st_mode))
-                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-                break
-        finally:
-            os.close(target)

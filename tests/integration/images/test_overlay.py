@@ -163,3 +163,22 @@ def test_readonly_view_of_a_single_layer_image(store, tmp_path, busybox_layer):
             (root / "etc/new").write_text("no")
     store.remove_rootfs("hull-images-one")
     assert not (tmp_path / "one-mnt/etc").exists()
+
+
+@pytest.mark.parametrize("link", ["usr/lib", "/usr/lib", "../../../../usr/lib"])
+def test_entries_under_a_lower_symlink_land_where_it_points(store, tmp_path, busybox_layer,
+                                                            link):
+    # merged-/usr bases have lib -> usr/lib; a layer naming lib/x (no lib/ entry) must put
+    # x in usr/lib, as containerd's apply-onto-the-parent-mount does, not hide the symlink
+    base = layer_tar([("usr", "dir", None), ("usr/lib", "dir", None),
+                      ("usr/lib/libc.so", "file", "libc"), ("lib", "symlink", link)])
+    top = layer_tar([("lib/libextra.so", "file", "extra"), ("lib/sub/deep.so", "file", "d")])
+    layout = make_layout(tmp_path / "merged", [(busybox_layer, "gzip"), (base, "gzip"),
+                                               (top, "")])
+    [image] = store.import_layout(layout, "example.com/merged:1")
+    store.prepare_rootfs("hull-images-merged", image.id)
+    with mounted(store, "hull-images-merged", tmp_path / "merged-mnt") as root:
+        assert os.readlink(root / "lib") == link
+        assert sorted(os.listdir(root / "usr/lib")) == ["libc.so", "libextra.so", "sub"]
+        assert chroot(root, "/bin/cat", "/lib/sub/deep.so") == "d"
+    store.remove_rootfs("hull-images-merged")
