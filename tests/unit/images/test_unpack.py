@@ -150,3 +150,35 @@ def test_truncated_tar_stream_is_an_error(tmp_path):
     root.mkdir()
     with pytest.raises(errors.InvalidArgument):
         apply_tar(io.BytesIO(data), str(root))
+
+
+@pytest.mark.parametrize("relative,link,expected", [
+    ("lib", "usr/lib", "usr/lib"),
+    ("lib", "/usr/lib", "usr/lib"),
+    ("a/lib", "../usr/lib", "usr/lib"),
+    ("lib", "../../../../../etc", "etc"),  # clamped at the image root, never outside
+    ("lib", "/", ""),
+])
+def test_symlink_targets_resolve_inside_the_image(relative, link, expected):
+    from hull.snapshots.implied import resolve_in_image
+
+    assert resolve_in_image(relative, link) == expected
+
+
+def test_implied_dirs_take_lower_metadata_and_follow_lower_symlinks(tmp_path):
+    from hull.snapshots.implied import fix_implied_dirs
+
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "usr/lib").mkdir(parents=True)
+    (lower / "tmp").mkdir()
+    os.chmod(lower / "tmp", 0o1777)
+    os.utime(lower / "tmp", (5, 5))
+    (lower / "lib").symlink_to("usr/lib")
+    (upper / "tmp").mkdir(parents=True)
+    (upper / "lib/sub").mkdir(parents=True)
+    (upper / "lib/sub/f").write_text("x")
+    fix_implied_dirs([str(lower), str(upper)], 1, ["tmp", "lib", "lib/sub"])
+    assert stat.S_IMODE((upper / "tmp").stat().st_mode) == 0o1777
+    assert (upper / "tmp").stat().st_mtime == 5
+    assert not (upper / "lib").exists()
+    assert (upper / "usr/lib/sub/f").read_text() == "x"
