@@ -1,31 +1,34 @@
 """Exec over a stream: ``<runtime> exec --process`` with the client's stdio.
 
 Without a tty the command's stdin/stdout/stderr are pipes. With a tty the
-runtime runs in the foreground on a pty we own (as CRI-O does): it creates
-the container-side terminal, copies between the two, and applies our pty's
-size to it on SIGWINCH, so a resize is TIOCSWINSZ on our master followed
-by SIGWINCH to the runtime. The exit code is the runtime's.
+runtime gets ``--console-socket``: it makes the container-side terminal and
+hands us its master over that socket (SCM_RIGHTS); we copy to and from it
+and resize it with TIOCSWINSZ, which signals the command itself. The
+runtime stays in the foreground, waits for the command and exits with its
+code (hull-runc, crun). runc ignores the console socket in the foreground,
+so for runc we run it on a pty of ours instead (as CRI-O does): it copies
+between that pty and the container's, and applies our pty's size to the
+container's on SIGWINCH, so a resize is TIOCSWINSZ on our side plus
+SIGWINCH to runc.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
 import signal
-import struct
+import socket
 import subprocess
 import tempfile
-import termios
 
 from hull.cri.container_exec_sync import process_spec
 from hull.cri.streaming import fdio
-from hull.cri.streaming.remotecommand import Streams, resizes
+from hull.cri.streaming.remotecommand import Streams
+from hull.cri.streaming.terminal import SizeFeed, receive_console, set_window_size
 from hull.errors import FailedPrecondition, NotFound
 
 DRAIN_SECONDS = 5.0    # output still buffered after the process exited
-FIRST_SIZE_SECONDS = 1.0   # clients send the terminal size right after the streams open
 
 
 def running_container(daemon, container_id: str, verb: str):
@@ -38,13 +41,16 @@ def running_container(daemon, container_id: str, verb: str):
     return c, runtime
 
 
-def exec_argv(runtime, container_id: str, process_file: str, pid_file: str) -> list[str]:
+def exec_argv(runtime, container_id: str, process_file: str, pid_file: str,
+              console_socket: str = "") -> list[str]:
+    extra = ["--console-socket", console_socket] if console_socket else []
     return [runtime.path, *runtime.args, "--root", runtime.root, "exec", "--process",
-            process_file, "--pid-file", pid_file, container_id]
+            process_file, "--pid-file", pid_file, *extra, container_id]
 
 
-def set_window_size(fd: int, width: int, height: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+def foreground_terminal(runtime) -> bool:
+    """runc copies a foreground terminal itself and ignores --console-socket then."""
+    return os.path.basename(runtime.path).startswith("runc")
 
 
 async def run(daemon, container_id: str, cmd: list[str], tty: bool, streams: Streams,
@@ -57,49 +63,27 @@ async def run(daemon, container_id: str, cmd: list[str], tty: bool, streams: Str
         pid_file = os.path.join(tmp, "pid")
         with open(process_file, "w") as f:
             json.dump(process, f)
-        argv = exec_argv(runtime, c.id, process_file, pid_file)
         fds = _Fds()
-        sizes = _SizeFeed(streams.resize) if tty and streams.resize is not None else None
+        sizes = SizeFeed(streams.resize) if tty and streams.resize is not None else None
         try:
             if sizes is not None:
                 await sizes.first()
-            session = _start(argv, tty, streams, fds, sizes)
+            if not tty:
+                session = _start_pipes(exec_argv(runtime, c.id, process_file, pid_file),
+                                       streams, fds)
+            elif foreground_terminal(runtime):
+                session = _start_foreground_tty(
+                    exec_argv(runtime, c.id, process_file, pid_file), streams, fds, sizes)
+            else:
+                console = os.path.join(tmp, "console.sock")
+                session = await _start_console_socket(
+                    exec_argv(runtime, c.id, process_file, pid_file, console), console,
+                    streams, fds, sizes)
             return await _supervise(session, streams, gone, pid_file, fds, sizes)
         finally:
             if sizes is not None:
                 await sizes.stop()
             fds.close_all()
-
-
-class _SizeFeed:
-    """Terminal sizes from the client; the first one is applied before the runtime starts,
-    so the command never sees a 0x0 terminal (runtime reads it once at start)."""
-
-    def __init__(self, channel):
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.task = asyncio.ensure_future(self._feed(channel))
-        self.initial: tuple[int, int] | None = None
-
-    async def _feed(self, channel) -> None:
-        async for size in resizes(channel):
-            self.queue.put_nowait(size)
-
-    async def first(self) -> None:
-        try:
-            self.initial = await asyncio.wait_for(self.queue.get(), FIRST_SIZE_SECONDS)
-        except asyncio.TimeoutError:
-            pass
-
-    async def apply(self, fd: int, proc: subprocess.Popen) -> None:
-        while True:
-            width, height = await self.queue.get()
-            set_window_size(fd, width, height)
-            if proc.returncode is None:
-                os.kill(proc.pid, signal.SIGWINCH)
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
 
 
 class _Fds:
@@ -123,35 +107,27 @@ class _Fds:
 
 
 class _Session:
-    def __init__(self, proc: subprocess.Popen, stdin_fd: int, outputs: list, pty_fd: int):
+    def __init__(self, proc: subprocess.Popen, exited: asyncio.Future, stdin_fd: int,
+                 outputs: list, *, close_stdin: bool = False, resize=None):
         self.proc = proc
+        self.exited = exited        # resolves when the runtime process ends
         self.stdin_fd = stdin_fd
         self.outputs = outputs      # (fd, channel or None)
-        self.pty_fd = pty_fd
+        self.close_stdin = close_stdin
+        self.resize = resize        # (width, height) -> None
 
 
-def _start(argv: list[str], tty: bool, streams: Streams, fds: _Fds,
-           sizes: _SizeFeed | None) -> _Session:
-    keep = fds.keep
-    if tty:
-        master, slave = os.openpty()
-        keep(master)
-        if sizes is not None and sizes.initial:
-            set_window_size(master, *sizes.initial)
-        try:
-            proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                    start_new_session=True)
-        finally:
-            os.close(slave)
-        fdio.nonblocking(master)
-        return _Session(proc, master if streams.stdin else -1,
-                        [(master, streams.stdout)], master)
+def _wait(proc: subprocess.Popen) -> asyncio.Future:
+    return asyncio.get_running_loop().run_in_executor(None, proc.wait)
+
+
+def _start_pipes(argv: list[str], streams: Streams, fds: _Fds) -> _Session:
     stdin_r, stdin_w = os.pipe() if streams.stdin else (subprocess.DEVNULL, -1)
     out_r, out_w = os.pipe() if streams.stdout else (-1, subprocess.DEVNULL)
     err_r, err_w = os.pipe() if streams.stderr else (-1, subprocess.DEVNULL)
     for fd in (stdin_w, out_r, err_r):
         if fd >= 0:
-            keep(fdio.nonblocking(fd))
+            fds.keep(fdio.nonblocking(fd))
     try:
         proc = subprocess.Popen(argv, stdin=stdin_r, stdout=out_w, stderr=err_w,
                                 start_new_session=True)
@@ -161,26 +137,75 @@ def _start(argv: list[str], tty: bool, streams: Streams, fds: _Fds,
                 os.close(fd)
     outputs = [(fd, ch) for fd, ch in ((out_r, streams.stdout), (err_r, streams.stderr))
                if fd >= 0]
-    return _Session(proc, stdin_w, outputs, -1)
+    return _Session(proc, _wait(proc), stdin_w, outputs, close_stdin=True)
+
+
+def _start_foreground_tty(argv: list[str], streams: Streams, fds: _Fds,
+                          sizes: SizeFeed | None) -> _Session:
+    master, slave = os.openpty()
+    fds.keep(master)
+    if sizes is not None and sizes.initial:
+        set_window_size(master, *sizes.initial)
+    try:
+        proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                start_new_session=True)
+    finally:
+        os.close(slave)
+    fdio.nonblocking(master)
+
+    def resize(width: int, height: int) -> None:
+        set_window_size(master, width, height)
+        if proc.returncode is None:
+            os.kill(proc.pid, signal.SIGWINCH)
+
+    return _Session(proc, _wait(proc), master if streams.stdin else -1,
+                    [(master, streams.stdout)], resize=resize)
+
+
+async def _start_console_socket(argv: list[str], path: str, streams: Streams, fds: _Fds,
+                                sizes: SizeFeed | None) -> _Session:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        listener.bind(path)
+        listener.listen(1)
+        listener.setblocking(False)
+        err_r, err_w = os.pipe()    # the runtime's own complaints, shown like output
+        fds.keep(fdio.nonblocking(err_r))
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err_w, stderr=err_w,
+                                    start_new_session=True)
+        finally:
+            os.close(err_w)
+        exited = _wait(proc)
+        master = await receive_console(listener, exited)
+    finally:
+        listener.close()
+    outputs = [(err_r, streams.stdout)]
+    if master < 0:      # the runtime failed before making a terminal
+        return _Session(proc, exited, -1, outputs)
+    fds.keep(fdio.nonblocking(master))
+    if sizes is not None and sizes.initial:
+        set_window_size(master, *sizes.initial)
+    return _Session(proc, exited, master if streams.stdin else -1,
+                    outputs + [(master, streams.stdout)],
+                    resize=lambda width, height: set_window_size(master, width, height))
 
 
 async def _supervise(s: _Session, streams: Streams, gone: asyncio.Event,
-                     pid_file: str, fds: _Fds, sizes: _SizeFeed | None) -> int | None:
-    loop = asyncio.get_running_loop()
+                     pid_file: str, fds: _Fds, sizes: SizeFeed | None) -> int | None:
     outputs = [asyncio.ensure_future(_copy_out(fd, ch)) for fd, ch in s.outputs]
     helpers = []
     if s.stdin_fd >= 0 and streams.stdin is not None:
         helpers.append(asyncio.ensure_future(_copy_in(streams.stdin, s.stdin_fd,
-                                                     fds.close if s.pty_fd < 0 else None)))
-    if s.pty_fd >= 0 and sizes is not None:
-        helpers.append(asyncio.ensure_future(sizes.apply(s.pty_fd, s.proc)))
-    exited = loop.run_in_executor(None, s.proc.wait)
+                                                      fds.close if s.close_stdin else None)))
+    if s.resize is not None and sizes is not None:
+        helpers.append(asyncio.ensure_future(sizes.apply(s.resize)))
     client_gone = asyncio.ensure_future(gone.wait())
     try:
-        await asyncio.wait([exited, client_gone], return_when=asyncio.FIRST_COMPLETED)
-        if not exited.done():
+        await asyncio.wait([s.exited, client_gone], return_when=asyncio.FIRST_COMPLETED)
+        if not s.exited.done():
             _kill(s.proc, pid_file)
-            await exited
+            await s.exited
             return None
         if outputs:
             await asyncio.wait(outputs, timeout=DRAIN_SECONDS)
