@@ -1,4 +1,4 @@
-"""Pod networking through CNI: hull.cni.CNI when installed, else cni_exec."""
+"""Pod networking through hull's CNI runtime (hull.cni.CNI)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ PROTOCOLS = {api.TCP: "tcp", api.UDP: "udp", api.SCTP: "sctp"}
 
 
 def open_cni(conf_dir: str, bin_dirs: list[str], cache_dir: str):
-    try:
-        from hull.cni import CNI
-    except ImportError:
-        from hull.cri.cni_exec import ExecCNI as CNI
+    from hull.cni import CNI
+
     return CNI(conf_dir, bin_dirs, cache_dir)
 
 
