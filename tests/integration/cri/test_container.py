@@ -378,3 +378,14 @@ def test_tty_container_gets_a_terminal(pods):
             break
         time.sleep(0.05)
     assert "stdout F /dev/pts/0" in open(path).read().replace("\r", "")
+
+
+def test_update_resources_before_start_applies_at_start(pods, hulld):
+    sid, cfg = pods.run()
+    cid = pods.container(sid, cfg, start=False)
+    res = api.LinuxContainerResources(memory_limit_in_bytes=48 << 20)
+    pods.rt.UpdateContainerResources(api.UpdateContainerResourcesRequest(container_id=cid,
+                                                                         linux=res))
+    pods.rt.StartContainer(api.StartContainerRequest(container_id=cid))
+    path = f"/sys/fs/cgroup/memory{hulld.cgroup_parent}/{sid}/hull-{cid}/memory.limit_in_bytes"
+    assert open(path).read().strip() == str(48 << 20)
