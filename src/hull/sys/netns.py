@@ -12,7 +12,6 @@ them (``ip netns add``), so both tools see the same ones.
 
 from __future__ import annotations
 
-import ctypes
 import os
 
 # _thread, not threading: the plugins pay for every import on each pod start.
@@ -23,15 +22,51 @@ NETNS_RUN_DIR = "/run/netns"
 MNT_DETACH = 2
 MS_BIND = 0x1000
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+def _bind_setns():
+    """libc's setns(2) through ``_ctypes`` alone: the ``ctypes`` package costs a
+    plugin start ~7 ms (it builds every C type in Python), ``_ctypes`` ~1 ms."""
+    try:
+        import _ctypes
+
+        class c_int(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class LibcFunction(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = c_int
+
+        function = LibcFunction(_ctypes.dlsym(_ctypes.dlopen(None, 0), "setns"))
+        return function, _ctypes.get_errno
+    except (ImportError, AttributeError, OSError, TypeError):  # another Python: the long way
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+        return libc.setns, ctypes.get_errno
+
+
+_setns, _get_errno = _bind_setns()
+
+
+def _libc():
+    """The full ctypes binding, for what only tests and tools use (unshare, mount)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.unshare.argtypes = [ctypes.c_int]
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    return libc
+
+
+def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
+    if _setns(fd, nstype) == -1:
+        err = _get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 def _check(result: int, what: str | None = None) -> int:
     if result == -1:
+        import ctypes
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), what)
     return result
@@ -78,7 +113,10 @@ class NetNS:
 
     def enter_current_thread(self) -> None:
         """Move the calling thread into this namespace (only on a thread you own)."""
-        _check(_libc.setns(self.fd, CLONE_NEWNET), self.path)
+        try:
+            setns(self.fd, CLONE_NEWNET)
+        except OSError as e:
+            raise OSError(e.errno, e.strerror, self.path) from None
 
     def run(self, fn, *args):
         """Run ``fn(*args)`` inside the namespace on a dedicated thread."""
@@ -118,10 +156,12 @@ def create_named(name: str) -> str:
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
 
+    libc = _libc()
+
     def pin():
-        _check(_libc.unshare(CLONE_NEWNET))
+        _check(libc.unshare(CLONE_NEWNET))
         source = f"/proc/self/task/{_thread.get_native_id()}/ns/net".encode()
-        _check(_libc.mount(source, path.encode(), b"none", MS_BIND, None), path)
+        _check(libc.mount(source, path.encode(), b"none", MS_BIND, None), path)
 
     try:
         run_in_thread(pin)
@@ -134,7 +174,8 @@ def create_named(name: str) -> str:
 def remove_named(name_or_path: str) -> None:
     """Unpin and remove a named namespace; nothing happens if it is already gone."""
     path = name_or_path if name_or_path.startswith("/") else named_path(name_or_path)
-    if _libc.umount2(path.encode(), MNT_DETACH) == -1:
+    import ctypes
+    if _libc().umount2(path.encode(), MNT_DETACH) == -1:
         err = ctypes.get_errno()
         if err not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
             raise OSError(err, os.strerror(err), path)

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "src")
-HEAVY = {"subprocess", "dataclasses", "ipaddress", "asyncio", "logging", "inspect", "grpc", "yaml"}
+HEAVY = {"subprocess", "dataclasses", "ipaddress", "asyncio", "logging", "inspect", "grpc", "yaml", "ctypes",
+         "json", "re", "enum", "socket", "threading", "selectors"}
 
 
 @pytest.mark.parametrize("plugin", ["bridge", "host_local", "portmap", "loopback"])
