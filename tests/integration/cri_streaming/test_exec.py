@@ -90,3 +90,15 @@ def test_older_protocol_versions(pods, sleeper, transport):
     failed = run(one_shot(exec_url(pods, sleeper, ["sh", "-c", "exit 4"]), transport,
                           protocols=protocols))
     assert b"exit code" in failed.error or b"exited with 4" in failed.error
+
+
+@pytest.mark.parametrize("protocol", ["v4.base64.channel.k8s.io", "base64.channel.k8s.io"])
+def test_base64_websocket_protocols(pods, sleeper, protocol):
+    cmd = ["sh", "-c", "printf '\\001\\377binary'; exit 5"]
+    outcome = run(one_shot(exec_url(pods, sleeper, cmd), "ws", protocols=[protocol]))
+    assert outcome.protocol == protocol
+    assert outcome.stdout == b"\x01\xffbinary"
+    if protocol.startswith("v4."):
+        assert outcome.exit_code == 5
+    else:
+        assert b"exited with 5" in outcome.error

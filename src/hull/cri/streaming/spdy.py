@@ -37,7 +37,7 @@ _DICT_WORDS = (
     "if-modified-since if-none-match if-range if-unmodified-since last-modified location "
     "max-forwards pragma proxy-authenticate proxy-authorization range referer retry-after "
     "server te trailer transfer-encoding upgrade user-agent vary via warning "
-    "www-authenticate method get status|200 OK version HTTP/1.1 url public set-cookie "
+    "www-authenticate method get status 200|OK version HTTP/1.1 url public set-cookie "
     "keep-alive origin").split()
 _DICT_TAIL = (
     "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504"
