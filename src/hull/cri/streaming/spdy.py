@@ -127,7 +127,7 @@ class Stream:
         self.id = stream_id
         self.headers = headers
         self.replied = asyncio.Event()
-        self.reply_headers: dict[str, list[str]] = {}
+        self.reply_headers: dict[str, list[str]] | None = None
         self._chunks: asyncio.Queue[bytes] = asyncio.Queue()
         self.remote_closed = False
         self.local_closed = False
@@ -221,7 +221,7 @@ class Connection:
         stream.local_closed = fin
         await self.drain()
         await stream.replied.wait()
-        if stream.was_reset:
+        if stream.reply_headers is None:     # reset or connection lost before the reply
             raise ConnectionResetError(f"spdy stream {stream_id} was refused")
         return stream
 
