@@ -281,3 +281,23 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def stop_all(ep: Endpoints) -> None:
+    """Stop the agent, hull-csi and hulld this root started (by their pid files)."""
+    for name in ("agent", "hull-csi", "hulld"):
+        stop_daemon(ep, name)
+
+
+def remove_cgroup(parent: str) -> None:
+    """Remove an (empty) cgroup parent directory from every v1 hierarchy, deepest first."""
+    top = "/sys/fs/cgroup"
+    for hierarchy in os.listdir(top):
+        base = os.path.join(top, hierarchy, parent.strip("/"))
+        if os.path.islink(os.path.join(top, hierarchy)) or not os.path.isdir(base):
+            continue
+        for dirpath, _, _ in sorted(os.walk(base), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass

@@ -84,7 +84,7 @@ def pod_object(row, containers) -> dict:
                  "restartCount": c["restarts"], "started": c["state"] == "running",
                  "containerID": f"hull://{c['container_id']}" if c["container_id"] else "",
                  "state": _state(c)}
-        if c["last_state"]:
+        if c["last_state"] and c["restarts"]:
             last = json.loads(c["last_state"])
             entry["lastState"] = {"terminated": {
                 "exitCode": last["exitCode"], "reason": last["reason"],
@@ -167,7 +167,7 @@ def describe(state: State, row, containers) -> str:
                           if kind == "terminated" else
                           f" ({detail.get('reason')})" if kind == "waiting" else
                           f" since {detail.get('startedAt')}"))
-            if r["last_state"]:
+            if r["last_state"] and r["restarts"]:
                 last = json.loads(r["last_state"])
                 out.append(f"    Last State:    Terminated ({last['reason']}, exit code "
                            f"{last['exitCode']}, finished {_iso(last['finishedAt'])})")
