@@ -4,6 +4,8 @@ No pause image exists on these machines (no registry), so hull ships its
 pause as a tiny read-only root filesystem built at start-up from Debian's
 static busybox: ``/pause`` is an ash script that sleeps forever, reaps the
 orphans re-parented to it (``wait`` reaps any child) and exits on SIGTERM.
+Its sleeper runs as ``/bin/busybox sleep`` so its process name is
+"busybox", not "sleep": the pod's own ``pgrep sleep`` must not find it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ BUSYBOX = "/bin/busybox"
 PAUSE = """#!/bin/sh
 trap 'exit 0' TERM INT
 while :; do
-  sleep 2147483647 &
+  /bin/busybox sleep 2147483647 &
   wait $!
 done
 """
@@ -29,8 +31,12 @@ DIRS = ("bin", "proc", "dev", "sys", "etc", "tmp", "run")
 def ensure_rootfs(root: str) -> str:
     """Build (once) and return the pause rootfs under ``root``."""
     rootfs = os.path.join(root, "pause", "rootfs")
-    if os.path.exists(os.path.join(rootfs, "pause")):
-        return rootfs
+    try:
+        with open(os.path.join(rootfs, "pause")) as f:
+            if f.read() == PAUSE:
+                return rootfs
+    except FileNotFoundError:
+        pass
     if not os.path.exists(BUSYBOX):
         raise NotFound(f"cannot build pause rootfs: {BUSYBOX} is missing (install busybox-static)")
     tmp = rootfs + ".tmp"
@@ -38,7 +44,7 @@ def ensure_rootfs(root: str) -> str:
     for d in DIRS:
         os.makedirs(os.path.join(tmp, d))
     shutil.copy2(BUSYBOX, os.path.join(tmp, "bin/busybox"))
-    for applet in ("sh", "sleep"):
+    for applet in ("sh",):
         os.symlink("busybox", os.path.join(tmp, "bin", applet))
     with open(os.path.join(tmp, "pause"), "w") as f:
         f.write(PAUSE)
