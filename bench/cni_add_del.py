@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,10 +72,15 @@ def make_runtime(label, conf, work) -> CNI:
     return CNI(conf_dir, BIN_DIRS, os.path.join(work, label, "cache"))
 
 
-def timed(fn, *args, **kwargs) -> float:
+def timed(fn, *args, **kwargs) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the plugin processes and their helpers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     fn(*args, **kwargs)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def run_interleaved(runtimes, pairs, with_portmap):
@@ -132,15 +138,20 @@ def main() -> int:
     chain = "bridge + host-local" + (" + portmap" if opts.portmap else "") + " + loopback"
     print(f"CNI ADD/DEL through hull's runtime, {opts.pods} pods, chain: {chain}, "
           f"hull plugins under {opts.python or 'the .venv launchers'}")
-    print(f"{'chain':<11} {'ADD p50':>9} {'ADD p99':>9} {'DEL p50':>9} {'DEL p99':>9}   (ms)")
+    print(f"{'chain':<11} {'ADD p50':>8} {'ADD p99':>8} {'DEL p50':>8} {'DEL p99':>8} | "
+          f"{'ADD cpu':>8} {'DEL cpu':>8}   (ms; cpu = p50 CPU time of the plugin processes)")
+    rows = {}
     for label, (adds, dels) in timings.items():
-        print(f"{label:<11} {1000 * percentile(adds, 50):>9.1f} {1000 * percentile(adds, 99):>9.1f} "
-              f"{1000 * percentile(dels, 50):>9.1f} {1000 * percentile(dels, 99):>9.1f}")
-    if len(timings) == 2:
-        (ha, hd), (ra, rd) = timings["hull"], timings["reference"]
-        print(f"{'hull/ref':<11} {percentile(ha, 50) / percentile(ra, 50):>9.2f} "
-              f"{percentile(ha, 99) / percentile(ra, 99):>9.2f} {percentile(hd, 50) / percentile(rd, 50):>9.2f} "
-              f"{percentile(hd, 99) / percentile(rd, 99):>9.2f}")
+        row = [percentile([w for w, _ in adds], 50), percentile([w for w, _ in adds], 99),
+               percentile([w for w, _ in dels], 50), percentile([w for w, _ in dels], 99),
+               percentile([c for _, c in adds], 50), percentile([c for _, c in dels], 50)]
+        rows[label] = row
+        print(f"{label:<11} " + " ".join(f"{1000 * v:>8.1f}" for v in row[:4]) + " | "
+              + " ".join(f"{1000 * v:>8.1f}" for v in row[4:]))
+    if len(rows) == 2:
+        ratios = [h / r if r else float("nan") for h, r in zip(rows["hull"], rows["reference"])]
+        print(f"{'hull/ref':<11} " + " ".join(f"{v:>8.2f}" for v in ratios[:4]) + " | "
+              + " ".join(f"{v:>8.2f}" for v in ratios[4:]))
     return 0
 
 

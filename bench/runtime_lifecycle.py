@@ -36,6 +36,7 @@ def make_bundle(top: str) -> str:
     config = default_config()
     config["process"].update(terminal=False, args=["/bin/true"])
     config["hostname"] = "bench"
+    config["ociVersion"] = "1.0.2"   # the newest runc 1.1 and crun 1.8 accept
     with open(os.path.join(bundle, "config.json"), "w") as f:
         f.write(jsonio.dumps(config))
     return bundle

@@ -79,3 +79,12 @@ def test_cni_args_parsing():
         "IgnoreUnknown": "1", "K8S_POD_NAME": "web", "IP": "10.0.0.5"}
     status, out = run(dict(ENV, CNI_ARGS="novalue"), CONF)
     assert out["code"] == 4
+
+
+def test_exit_now_flushes_the_result_before_ending_the_process():
+    import subprocess
+    import sys
+    code = ("import sys; sys.path.insert(0, 'src'); from hull.cni import skeleton; "
+            "sys.stdout.write('{\"cniVersion\": \"1.0.0\"}'); skeleton.exit_now(3)")
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 3 and out.stdout == '{"cniVersion": "1.0.0"}'

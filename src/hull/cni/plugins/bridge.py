@@ -242,7 +242,7 @@ def cmd_check(args) -> None:
 
 
 def main() -> int:
+    """Run one CNI invocation and end the process (see skeleton.exit_now)."""
     from hull.cni import skeleton
-    return skeleton.run(add=cmd_add, delete=cmd_del, check=cmd_check, gc=ipam_exec.gc,
-                        status=ipam_exec.status, about=ABOUT)
-
+    return skeleton.exit_now(skeleton.run(add=cmd_add, delete=cmd_del, check=cmd_check, gc=ipam_exec.gc,
+                                           status=ipam_exec.status, about=ABOUT))

@@ -139,6 +139,7 @@ def ipam_gc(conf: dict, valid: list) -> None:
 
 
 def main() -> int:
+    """Run one CNI invocation and end the process (see skeleton.exit_now)."""
     from hull.cni import skeleton
 
     def wrap(fn):
@@ -149,10 +150,10 @@ def main() -> int:
                 raise skeleton.PluginError(e.code, e.msg) from e
         return call
 
-    return skeleton.run(
+    return skeleton.exit_now(skeleton.run(
         add=wrap(lambda a: ipam_add(a.config, a.container_id, a.ifname, a.args, a.runtime_config)),
         delete=wrap(lambda a: ipam_del(a.config, a.container_id, a.ifname)),
         check=wrap(lambda a: ipam_check(a.config, a.container_id, a.ifname)),
         gc=wrap(lambda a: ipam_gc(a.config, a.config.get("cni.dev/valid-attachments") or [])),
         status=wrap(lambda a: _config(a.config) and None),
-        about=ABOUT)
+        about=ABOUT))
