@@ -82,9 +82,11 @@ def test_cni_args_parsing():
 
 
 def test_exit_now_flushes_the_result_before_ending_the_process():
+    import os
     import subprocess
     import sys
-    code = ("import sys; sys.path.insert(0, 'src'); from hull.cni import skeleton; "
+    src = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "src"))
+    code = (f"import sys; sys.path.insert(0, {src!r}); from hull.cni import skeleton; "
             "sys.stdout.write('{\"cniVersion\": \"1.0.0\"}'); skeleton.exit_now(3)")
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
     assert out.returncode == 3 and out.stdout == '{"cniVersion": "1.0.0"}'
