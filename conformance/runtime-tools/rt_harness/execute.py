@@ -107,3 +107,15 @@ class BuildUnavailable(Exception):
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.code = code
+
+
+def reference_is_steady(build: Path, program: str, runtime: str, timeout: float,
+                        times: int = 2) -> bool:
+    """Whether the reference passes ``program`` again, ``times`` times more.
+
+    Some upstream programs race the container (pidfile kills a ``true``
+    that may already have exited): a pass there is luck, not a bar.
+    """
+    return all(run_program(build, program, runtime, timeout).status == "pass"
+               for _ in range(times))
+

@@ -63,7 +63,7 @@ def test_build_has_runtimetest_and_programs(build):
 
 
 def test_hull_runc_passes_every_program_runc_passes(build, suite_lock):
-    gap, bar = [], []
+    gap, bar, racy = [], [], []
     for program in execute.programs_in(build, None):
         reference = execute.run_program(build, program, RUNC, TIMEOUT)
         if reference.status != "pass":
@@ -76,7 +76,11 @@ def test_hull_runc_passes_every_program_runc_passes(build, suite_lock):
         kinds = ("container", "mount") if not _mounts(reference) else ("container",)
         leaked = [note for note in ours.leftovers if note.startswith(kinds)]
         if ours.status != "pass" or leaked:
+            if not leaked and not execute.reference_is_steady(build, program, RUNC, TIMEOUT):
+                racy.append(program)  # runc's pass was luck (e.g. pidfile kills a finished `true`)
+                continue
             gap.append(_describe(ours) + (f"\n    left behind: {leaked}" if leaked else ""))
     assert bar, "runc passed no program: the harness, not hull-runc, is broken"
+    assert len(racy) < len(bar), f"runc's passes all failed to repeat: {racy}"
     assert not gap, (f"{len(gap)} of the {len(bar)} programs runc passes fail under hull-runc:\n"
                      + "\n".join(gap))
