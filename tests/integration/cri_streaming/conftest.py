@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -21,3 +22,20 @@ def run(coro, timeout: float = 90.0):
 @pytest.fixture(params=TRANSPORTS)
 def transport(request) -> str:
     return request.param
+
+
+LOG_PROBLEMS = ("streaming connection failed", "Task exception was never retrieved",
+                "Exception in callback", "was never awaited")
+
+
+@pytest.fixture(autouse=True)
+def streaming_log_stays_clean(hulld):  # noqa: F811 - the imported fixture
+    """No streaming session may end in an unhandled exception inside hulld."""
+    path = os.path.join(hulld.base, "hulld.log")
+    start = os.path.getsize(path)
+    yield
+    with open(path, errors="replace") as f:
+        f.seek(start)
+        new = f.read()
+    found = [p for p in LOG_PROBLEMS if p in new]
+    assert not found, new[-3000:]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hull._generated import api_pb2 as api
@@ -102,3 +104,20 @@ def test_base64_websocket_protocols(pods, sleeper, protocol):
         assert outcome.exit_code == 5
     else:
         assert b"exited with 5" in outcome.error
+
+
+def test_client_leaving_ends_the_command(pods, sleeper, transport):
+    url = exec_url(pods, sleeper, ["sh", "-c", "echo started; exec sleep 4321"])
+
+    async def leave_early():
+        session = await RemoteCommand.open(url, transport)
+        await session.read_until(b"started")
+        await session.close()
+
+    run(leave_early())
+    for _ in range(100):
+        listing = pods.exec(sleeper, "ps", "-o", "args").stdout
+        if b"sleep 4321" not in listing:
+            break
+        time.sleep(0.1)
+    assert b"sleep 4321" not in listing

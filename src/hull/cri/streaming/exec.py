@@ -210,6 +210,9 @@ async def _supervise(s: _Session, streams: Streams, gone: asyncio.Event,
         if outputs:
             await asyncio.wait(outputs, timeout=DRAIN_SECONDS)
         return s.proc.returncode
+    except asyncio.CancelledError:
+        _kill(s.proc, pid_file)     # the server is stopping: leave nothing running
+        raise
     finally:
         client_gone.cancel()
         for task in outputs + helpers:
