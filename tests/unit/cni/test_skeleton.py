@@ -90,3 +90,15 @@ def test_exit_now_flushes_the_result_before_ending_the_process():
             "sys.stdout.write('{\"cniVersion\": \"1.0.0\"}'); skeleton.exit_now(3)")
     out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True)
     assert out.returncode == 3 and out.stdout == '{"cniVersion": "1.0.0"}'
+
+
+def test_portmap_refuses_mappings_without_a_pod_address():
+    from hull.cni.plugins import portmap
+    conf = {"cniVersion": "1.0.0", "name": "n", "type": "hull-portmap",
+            "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80}]},
+            "prevResult": {"cniVersion": "1.0.0", "ips": []}}
+    status, out = run(ENV, conf, add=portmap.cmd_add)
+    assert status == 1 and out["code"] == 7 and "no pod address" in out["msg"]
+    conf["runtimeConfig"]["portMappings"] = [{"hostPort": 0, "containerPort": 80}]
+    status, out = run(ENV, conf, add=portmap.cmd_add)
+    assert out["code"] == 7 and "invalid port" in out["msg"]

@@ -171,6 +171,8 @@ def cmd_add(args) -> dict:
         return prev
     modern = upgrade_result(prev)
     pod_ips = _pod_ips(modern)
+    if not pod_ips:
+        raise PluginError(ERR_INVALID_NETWORK_CONFIG, "prevResult has no pod address to map ports to")
     snat = conf.get("snat", True) is not False
     if _use_nft(conf):
         from hull.cni import nft
