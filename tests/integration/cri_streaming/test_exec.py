@@ -121,3 +121,23 @@ def test_client_leaving_ends_the_command(pods, sleeper, transport):
             break
         time.sleep(0.1)
     assert b"sleep 4321" not in listing
+
+
+def test_megabytes_both_ways(pods, sleeper, transport):
+    """8 MiB in through stdin, 6 MB out: nothing lost, back-pressure holds."""
+    url = exec_url(pods, sleeper, ["sh", "-c", "wc -c; head -c 6000000 /dev/zero | tr '\\0' x"],
+                   stdin=True)
+    blob = bytes(range(256)) * (8 * 4096)
+
+    async def scenario():
+        session = await RemoteCommand.open(url, transport, stdin=True)
+        for start in range(0, len(blob), 1 << 20):
+            await session.write(blob[start:start + (1 << 20)])
+        await session.close_stdin()
+        return await session.finish(timeout=60)
+
+    outcome = run(scenario())
+    count, _, rest = outcome.stdout.partition(b"\n")
+    assert int(count) == len(blob)
+    assert rest == b"x" * 6_000_000
+    assert outcome.exit_code == 0

@@ -19,6 +19,8 @@ import logging
 import struct
 import zlib
 
+from hull.cri.streaming.inbox import Inbox
+
 log = logging.getLogger("hull.cri.streaming")
 
 VERSION = 3
@@ -128,7 +130,7 @@ class Stream:
         self.headers = headers
         self.replied = asyncio.Event()
         self.reply_headers: dict[str, list[str]] | None = None
-        self._chunks: asyncio.Queue[bytes] = asyncio.Queue()
+        self.inbox = Inbox()
         self.remote_closed = False
         self.local_closed = False
         self.was_reset = False
@@ -139,9 +141,7 @@ class Stream:
 
     async def read(self) -> bytes:
         """The next chunk the peer sent; b"" once it half-closed or the stream was reset."""
-        if self.remote_closed and self._chunks.empty():
-            return b""
-        return await self._chunks.get()
+        return await self.inbox.get()
 
     async def write(self, data: bytes) -> None:
         if self.local_closed or self.was_reset:
@@ -168,15 +168,14 @@ class Stream:
     # called by the connection
 
     def _on_data(self, data: bytes, fin: bool) -> None:
-        if data:
-            self._chunks.put_nowait(data)
+        self.inbox.put(data)
         if fin:
             self._on_remote_close()
 
     def _on_remote_close(self) -> None:
         if not self.remote_closed:
             self.remote_closed = True
-            self._chunks.put_nowait(b"")
+            self.inbox.close()
 
     def _on_reset(self) -> None:
         self.was_reset = True
@@ -250,19 +249,22 @@ class Connection:
                 if first & 0x80000000:
                     self._control((first >> 16) & 0x7FFF, first & 0xFFFF, flags, body)
                 else:
-                    self._data(first & 0x7FFFFFFF, flags, body)
+                    stream = self._data(first & 0x7FFFFFFF, flags, body)
+                    if stream is not None:
+                        await stream.inbox.room()
         except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, OSError) as e:
             if not isinstance(e, asyncio.IncompleteReadError):
                 log.debug("spdy connection ends: %s", e)
         finally:
             self._teardown()
 
-    def _data(self, stream_id: int, flags: int, body: bytes) -> None:
+    def _data(self, stream_id: int, flags: int, body: bytes) -> Stream | None:
         stream = self.streams.get(stream_id)
         if stream is None:
-            return   # data after a reset or for a stream we forgot: drop it
+            return None   # data after a reset or for a stream we forgot: drop it
         stream._on_data(body, bool(flags & FLAG_FIN))
         self.forget_if_done(stream)
+        return stream
 
     def _control(self, version: int, kind: int, flags: int, body: bytes) -> None:
         if version != VERSION:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import logging
 
+from hull.cri.streaming.inbox import Inbox
 from hull.cri.streaming.websocket import BINARY, TEXT, ProtocolError, WebSocket
 
 log = logging.getLogger("hull.cri.streaming")
@@ -27,13 +28,11 @@ class Channel:
     def __init__(self, mux: "Mux", number: int):
         self.mux = mux
         self.number = number
-        self._chunks: asyncio.Queue[bytes] = asyncio.Queue()
+        self.inbox = Inbox()
         self.remote_closed = False
 
     async def read(self) -> bytes:
-        if self.remote_closed and self._chunks.empty():
-            return b""
-        return await self._chunks.get()
+        return await self.inbox.get()
 
     async def write(self, data: bytes) -> None:
         for start in range(0, len(data), MAX_CHUNK):
@@ -43,13 +42,13 @@ class Channel:
         """Nothing to send: a channel ends with the connection (kubelet does the same)."""
 
     def _on_data(self, data: bytes) -> None:
-        if data and not self.remote_closed:
-            self._chunks.put_nowait(data)
+        if not self.remote_closed:
+            self.inbox.put(data)
 
     def _on_close(self) -> None:
         if not self.remote_closed:
             self.remote_closed = True
-            self._chunks.put_nowait(b"")
+            self.inbox.close()
 
 
 class Mux:
@@ -76,7 +75,9 @@ class Mux:
                 message = await self.ws.receive()
                 if message is None:
                     break
-                self._route(*message)
+                channel = self._route(*message)
+                if channel is not None:
+                    await channel.inbox.room()
         except (ProtocolError, ConnectionError, OSError) as e:
             log.debug("websocket ends: %s", e)
         finally:
@@ -84,16 +85,18 @@ class Mux:
                 channel._on_close()
             self.done.set()
 
-    def _route(self, opcode: int, payload: bytes) -> None:
+    def _route(self, opcode: int, payload: bytes) -> Channel | None:
         number, data = self._split(opcode, payload)
         if number is None:
-            return
+            return None
         if number == CLOSE_CHANNEL and self.close_signal:
             if data and data[0] < len(self.channels):
                 self.channels[data[0]]._on_close()
-            return
+            return None
         if number < len(self.channels):
             self.channels[number]._on_data(data)
+            return self.channels[number]
+        return None
 
     def _split(self, opcode: int, payload: bytes) -> tuple[int | None, bytes]:
         if not payload:
