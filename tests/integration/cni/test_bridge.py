@@ -167,3 +167,17 @@ def test_bridge_with_another_gateway_address_needs_force_address(net, pods):
     addresses = sh("ip", "-o", "-4", "addr", "show", "dev", net.bridge).stdout
     assert f"{net.subnet_prefix}.1/24" in addresses and f"{net.subnet_prefix}.254/24" not in addresses
     cni.teardown("pod-b", b)
+
+
+def test_mtu_and_promisc_mode_reach_bridge_and_both_veth_ends(net, pods):
+    net.write([net.bridge_conf(mtu=1400, promiscMode=True, hairpinMode=True)])
+    cni = net.cni()
+    a = pods()
+    result = cni.setup("pod-a", a)
+    bridge = sh("ip", "-o", "link", "show", net.bridge).stdout
+    assert "mtu 1400" in bridge and "PROMISC" in bridge
+    assert "mtu 1400" in sh("ip", "-o", "link", "show", result.interfaces[1].name).stdout
+    assert "mtu 1400" in in_pod(a, "ip", "-o", "link", "show", "eth0").stdout
+    with open(f"/sys/class/net/{result.interfaces[1].name}/brport/hairpin_mode") as f:
+        assert f.read().strip() == "1"
+    cni.teardown("pod-a", a)
