@@ -1,0 +1,277 @@
+"""hull play end to end: real hulld, hull-csi, agent, CNI and containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from hull._generated import api_pb2 as api
+from hull.play.daemons import Cri, Endpoints
+
+pytestmark = pytest.mark.root
+
+WEB = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: hull-play-test-content}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - name: page
+    image: IMAGE
+    command: [sh, -c, "mkdir -p /c/www; echo hello-from-pvc > /c/www/index.html"]
+    volumeMounts: [{name: content, mountPath: /c}]
+  containers:
+  - name: httpd
+    image: IMAGE
+    command: [httpd, -f, -p, "80", -h, /www]
+    ports: [{name: http, containerPort: 80, hostPort: PORT}]
+    volumeMounts: [{name: content, mountPath: /www, subPath: www, readOnly: true}]
+    livenessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
+  volumes:
+  - {name: content, persistentVolumeClaim: {claimName: hull-play-test-content}}
+"""
+
+
+def fetch(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3) as resp:
+        return resp.read().decode()
+
+
+def container_pid(env, container_id: str) -> int:
+    cri = Cri(Endpoints.for_root(env.root).socket)
+    try:
+        info = cri.runtime.ContainerStatus(api.ContainerStatusRequest(
+            container_id=container_id, verbose=True), timeout=30).info["info"]
+        return json.loads(info)["pid"]
+    finally:
+        cri.close()
+
+
+def test_web_pod_host_port_restart_and_down(play_env, played, free_port):
+    path = play_env.manifest("web.yaml", WEB.replace("PORT", str(free_port)))
+    played.append(path)
+    out = play_env.hull("play", path, "--wait", "--timeout", "60")
+    assert "pod/web ready" in out.stdout
+    assert "persistentvolumeclaim/hull-play-test-content created" in out.stdout
+    assert fetch(free_port).strip() == "hello-from-pvc"
+
+    table = play_env.hull("get", "pods").stdout.splitlines()
+    assert table[0].split()[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1].split()[:4] == ["web", "1/1", "Running", "0"]
+
+    status = play_env.pod("web")["status"]["containerStatuses"][0]
+    os.kill(container_pid(play_env, status["containerID"].split("://")[1]), signal.SIGKILL)
+    restarted = play_env.wait_for(
+        lambda: (s := play_env.pod("web")["status"]["containerStatuses"][0])["restartCount"] == 1
+        and s["ready"] and s, "the restart")
+    assert restarted["lastState"]["terminated"]["exitCode"] == 137
+    assert play_env.wait_for(lambda: _try_fetch(free_port), "the page after the restart") \
+        .strip() == "hello-from-pvc"
+    events = play_env.hull("describe", "pod", "web").stdout
+    assert "Restart Count: 1" in events and "exited with code 137" in events
+
+    play_env.hull("down", path)
+    assert play_env.pods() == []
+    assert play_env.mounts_under_root() == [] or all(
+        "/csi/" in m for m in play_env.mounts_under_root())  # only the driver's own
+    assert not os.listdir(os.path.join(play_env.root, "play", "pods"))
+    with pytest.raises(OSError):
+        fetch(free_port)
+
+
+def _try_fetch(port: int):
+    try:
+        return fetch(port)
+    except OSError:
+        return None
+
+
+PVC = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: hull-play-test-keep}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: keeper}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: IMAGE
+    command: [sh, -c, "test -f /data/first || cat /proc/sys/kernel/random/uuid > /data/first; cat /data/first"]
+    volumeMounts: [{name: d, mountPath: /data}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: hull-play-test-keep}}]
+"""
+
+
+def test_claim_keeps_its_data_across_down_and_play(play_env, played):
+    path = play_env.manifest("pvc.yaml", PVC)
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    first = play_env.hull("logs", "keeper").stdout.strip()
+    assert len(first) == 36
+    play_env.hull("down", path)
+    out = play_env.hull("play", path, "--wait")
+    assert "bound to its existing volume" in out.stdout
+    assert play_env.hull("logs", "keeper").stdout.strip() == first
+    play_env.hull("down", "--volumes", path)
+    play_env.hull("play", path, "--wait")
+    assert play_env.hull("logs", "keeper").stdout.strip() != first   # a fresh volume
+
+
+CONFIG = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {COLOR: blue, settings.ini: "a=1"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+data: {password: aHVudGVyMg==}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: steps, namespace: hull-play-test}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - {name: one, image: IMAGE, command: [sh, -c, "sleep 0.3; echo one >> /w/order"],
+     volumeMounts: [{name: w, mountPath: /w}]}
+  - {name: two, image: IMAGE, command: [sh, -c, "echo two >> /w/order"],
+     volumeMounts: [{name: w, mountPath: /w}]}
+  containers:
+  - name: main
+    image: IMAGE
+    command: [sh, -c]
+    args: ["cat /w/order; echo color=$COLOR pw=$PW name=$NAME ns=$NS ip=$IP cfg=$CFG_COLOR; cat /etc/cfg/settings.ini; echo; cat /etc/sec/password; echo; grep -c ' /w tmpfs ' /proc/mounts"]
+    env:
+    - {name: COLOR, valueFrom: {configMapKeyRef: {name: cfg, key: COLOR}}}
+    - {name: PW, valueFrom: {secretKeyRef: {name: sec, key: password}}}
+    - {name: NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+    - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    envFrom: [{configMapRef: {name: cfg}, prefix: CFG_}]
+    volumeMounts:
+    - {name: w, mountPath: /w}
+    - {name: cfg, mountPath: /etc/cfg}
+    - {name: sec, mountPath: /etc/sec}
+  volumes:
+  - {name: w, emptyDir: {medium: Memory}}
+  - {name: cfg, configMap: {name: cfg}}
+  - {name: sec, secret: {secretName: sec}}
+"""
+
+
+def test_init_order_env_and_config_volumes(play_env, played):
+    text = CONFIG.replace("metadata: {name: cfg}", "metadata: {name: cfg, namespace: hull-play-test}") \
+        .replace("metadata: {name: sec}", "metadata: {name: sec, namespace: hull-play-test}")
+    path = play_env.manifest("config.yaml", text)
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    pod = json.loads(play_env.hull("get", "pods", "steps", "-n", "hull-play-test", "-o",
+                                   "json").stdout)
+    assert pod["status"]["phase"] == "Succeeded"
+    ip = pod["status"]["podIP"]
+    assert ip.startswith("10.89.")
+    lines = play_env.hull("logs", "steps", "-n", "hull-play-test").stdout.splitlines()
+    assert lines[:2] == ["one", "two"]
+    assert lines[2] == f"color=blue pw=hunter2 name=steps ns=hull-play-test ip={ip} cfg=blue"
+    assert lines[3:6] == ["a=1", "hunter2", "1"]   # files; the Memory emptyDir is a tmpfs
+    inits = [c["name"] for c in pod["status"]["initContainerStatuses"]]
+    assert inits == ["one", "two"]
+    assert all(c["state"]["terminated"]["exitCode"] == 0
+               for c in pod["status"]["initContainerStatuses"])
+
+
+CRASH = """
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  restartPolicy: Always
+  containers:
+  - {name: c, image: IMAGE, command: [sh, -c, "echo run $(date +%s%N); exit 3"]}
+"""
+
+
+def test_restarts_counted_with_back_off_and_previous_logs(play_env, played):
+    path = play_env.manifest("crash.yaml", CRASH)
+    played.append(path)
+    play_env.hull("play", path)
+    status = play_env.wait_for(
+        lambda: (s := play_env.pod("crasher")["status"]["containerStatuses"][0])
+        ["restartCount"] >= 3 and s, "three restarts")
+    assert status["lastState"]["terminated"]["exitCode"] == 3
+    previous = play_env.hull("logs", "crasher", "--previous").stdout
+    assert previous.startswith("run ")
+    described = play_env.hull("describe", "pod", "crasher").stdout
+    assert "BackOff" in described and "Back-off" in described
+
+
+PROBES = """
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: IMAGE
+    command: [sh, -c, "trap 'exit 0' TERM; sleep 1.5; touch /tmp/ready; while true; do sleep 0.1; done"]
+    readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1}
+    livenessProbe: {exec: {command: [sh, -c, "test ! -f /tmp/sick"]}, periodSeconds: 1, failureThreshold: 2}
+"""
+
+
+def test_readiness_then_liveness_failure_restarts(play_env, played):
+    path = play_env.manifest("probes.yaml", PROBES)
+    played.append(path)
+    play_env.hull("play", path)
+    first = play_env.pod("probed")["status"]["containerStatuses"][0]
+    assert first["ready"] is False            # readiness has not passed yet
+    play_env.wait_for(lambda: play_env.pod("probed")["status"]["containerStatuses"][0]["ready"],
+                      "readiness")
+    play_env.hull("exec", "probed", "--", "touch", "/tmp/sick")
+    restarted = play_env.wait_for(
+        lambda: (s := play_env.pod("probed")["status"]["containerStatuses"][0])
+        ["restartCount"] >= 1 and s, "the liveness restart")
+    assert restarted["restartCount"] >= 1
+    described = play_env.hull("describe", "pod", "probed").stdout
+    assert "Liveness probe failed" in described
+    assert "failed liveness probe, will be restarted" in described
+    assert "Readiness probe failed" in described
+
+
+def test_exec_exit_code_and_output(play_env, played):
+    path = play_env.manifest("sleeper.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: sleeper}
+spec:
+  terminationGracePeriodSeconds: 0
+  hostname: napper
+  containers: [{name: c, image: IMAGE, command: [sleep, "1000"], workingDir: /tmp,
+                resources: {limits: {memory: 48Mi, cpu: 250m}}}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    out = play_env.hull("exec", "sleeper", "--", "sh", "-c", "hostname; pwd; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true; exit 4", check=False)
+    assert out.returncode == 4
+    lines = out.stdout.split()
+    assert lines[:2] == ["napper", "/tmp"]
+    if len(lines) > 2:
+        assert lines[2] == str(48 << 20)
