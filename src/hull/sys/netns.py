@@ -48,28 +48,10 @@ def _bind_setns():
 _setns, _get_errno = _bind_setns()
 
 
-def _libc():
-    """The full ctypes binding, for what only tests and tools use (unshare, mount)."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.unshare.argtypes = [ctypes.c_int]
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    return libc
-
-
 def setns(fd: int, nstype: int = CLONE_NEWNET) -> None:
     if _setns(fd, nstype) == -1:
         err = _get_errno()
         raise OSError(err, os.strerror(err))
-
-
-def _check(result: int, what: str | None = None) -> int:
-    if result == -1:
-        import ctypes
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), what)
-    return result
 
 
 def run_in_thread(fn, *args):
@@ -156,12 +138,11 @@ def create_named(name: str) -> str:
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
 
-    libc = _libc()
+    from hull.sys import libc  # tests and tools only: the plugins never get here
 
     def pin():
-        _check(libc.unshare(CLONE_NEWNET))
-        source = f"/proc/self/task/{_thread.get_native_id()}/ns/net".encode()
-        _check(libc.mount(source, path.encode(), b"none", MS_BIND, None), path)
+        libc.unshare(CLONE_NEWNET)
+        libc.mount(f"/proc/self/task/{_thread.get_native_id()}/ns/net", path, "none", MS_BIND)
 
     try:
         run_in_thread(pin)
@@ -174,11 +155,12 @@ def create_named(name: str) -> str:
 def remove_named(name_or_path: str) -> None:
     """Unpin and remove a named namespace; nothing happens if it is already gone."""
     path = name_or_path if name_or_path.startswith("/") else named_path(name_or_path)
-    import ctypes
-    if _libc().umount2(path.encode(), MNT_DETACH) == -1:
-        err = ctypes.get_errno()
-        if err not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
-            raise OSError(err, os.strerror(err), path)
+    from hull.sys import libc
+    try:
+        libc.umount(path, MNT_DETACH)
+    except OSError as e:
+        if e.errno not in (22, 2):  # EINVAL: not a mount point; ENOENT: gone
+            raise
     try:
         os.unlink(path)
     except FileNotFoundError:
