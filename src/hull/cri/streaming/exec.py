@@ -29,6 +29,7 @@ from hull.cri.streaming.terminal import SizeFeed, receive_console, set_window_si
 from hull.errors import FailedPrecondition, NotFound
 
 DRAIN_SECONDS = 5.0    # output still buffered after the process exited
+PID_FILE_POLLS, PID_FILE_POLL_SECONDS = 100, 0.05
 
 
 def running_container(daemon, container_id: str, verb: str):
@@ -204,14 +205,21 @@ async def _supervise(s: _Session, streams: Streams, gone: asyncio.Event,
     try:
         await asyncio.wait([s.exited, client_gone], return_when=asyncio.FIRST_COMPLETED)
         if not s.exited.done():
-            _kill(s.proc, pid_file)
+            await _kill(s.proc, s.exited, pid_file)
             await s.exited
             return None
         if outputs:
             await asyncio.wait(outputs, timeout=DRAIN_SECONDS)
         return s.proc.returncode
     except asyncio.CancelledError:
-        _kill(s.proc, pid_file)     # the server is stopping: leave nothing running
+        pid = _read_pid(pid_file)    # the server is stopping: leave nothing running
+        try:
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if s.proc.returncode is None:
+            s.proc.kill()
         raise
     finally:
         client_gone.cancel()
@@ -238,12 +246,29 @@ async def _copy_in(channel, fd: int, close_at_end) -> None:
         close_at_end(fd)    # the command sees end of input
 
 
-def _kill(proc: subprocess.Popen, pid_file: str) -> None:
-    """The client left: end the command in the container, then the runtime."""
+async def _kill(proc: subprocess.Popen, exited: asyncio.Future, pid_file: str) -> None:
+    """The client left: end the command in the container, then the runtime.
+
+    The runtime writes the pid file just after starting the command, so a
+    client leaving at once may beat it: wait for the file while the runtime lives.
+    """
+    for _ in range(PID_FILE_POLLS):
+        pid = _read_pid(pid_file)
+        if pid or exited.done():
+            break
+        await asyncio.sleep(PID_FILE_POLL_SECONDS)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if proc.returncode is None and not exited.done():
+        proc.kill()
+
+
+def _read_pid(pid_file: str) -> int:
     try:
         with open(pid_file) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
+            return int(f.read().strip())
     except (OSError, ValueError):
-        pass
-    if proc.returncode is None:
-        proc.kill()
+        return 0
