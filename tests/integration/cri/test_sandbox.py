@@ -204,3 +204,21 @@ def test_port_mapping_reaches_the_pod(pods):
         except OSError:
             time.sleep(0.2)
     assert b"mapped" in reply
+
+
+def test_every_metric_descriptor_has_values_with_its_labels(pods):
+    sid, cfg = pods.run()
+    pods.container(sid, cfg, ["sh", "-c", "echo x > /tmp/f; sleep 1000"])
+    descriptors = {d.name: list(d.label_keys) for d in pods.rt.ListMetricDescriptors(
+        api.ListMetricDescriptorsRequest()).descriptors}
+    pod = next(m for m in pods.rt.ListPodSandboxMetrics(api.ListPodSandboxMetricsRequest())
+               .pod_metrics if m.pod_sandbox_id == sid)
+    seen = {}
+    for metric in list(pod.metrics) + [m for c in pod.container_metrics for m in c.metrics]:
+        assert len(metric.label_values) == len(descriptors[metric.name]), metric.name
+        seen.setdefault(metric.name, metric)
+    # block-device counters appear only when the container did block I/O
+    optional = {n for n in descriptors if "blkio" in n or "_reads_" in n or "_writes_" in n}
+    assert set(descriptors) - optional <= set(seen)
+    assert seen["container_processes"].value.value >= 2   # sh and sleep
+    assert seen["container_network_receive_bytes_total"].label_values[0] == "eth0"

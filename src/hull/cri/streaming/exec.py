@@ -119,7 +119,19 @@ class _Session:
 
 
 def _wait(proc: subprocess.Popen) -> asyncio.Future:
-    return asyncio.get_running_loop().run_in_executor(None, proc.wait)
+    """Resolves with the exit code; a pidfd on the loop, so no thread waits per session."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    pidfd = os.pidfd_open(proc.pid)
+
+    def reap() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        if not done.done():
+            done.set_result(proc.wait())
+
+    loop.add_reader(pidfd, reap)
+    return done
 
 
 def _start_pipes(argv: list[str], streams: Streams, fds: _Fds) -> _Session:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from hull.cri.streaming import http
 from hull.cri.streaming.over_spdy import serve_spdy
@@ -24,6 +25,7 @@ log = logging.getLogger("hull.cri.streaming")
 
 KINDS = ("exec", "attach", "portforward")
 START_TIMEOUT = 10.0
+WORKERS = 32
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -94,6 +96,9 @@ class StreamingServer:
 
     def _run(self, sock: socket.socket, ready: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
+        # short blocking steps only (netns dials, console fds); sized for many sessions
+        self._loop.set_default_executor(ThreadPoolExecutor(max_workers=WORKERS,
+                                                           thread_name_prefix="hull-stream"))
 
         async def listen() -> None:
             self._server = await asyncio.start_server(self._accept, sock=sock,
@@ -103,6 +108,7 @@ class StreamingServer:
         ready.set()
         self._loop.run_forever()
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        self._loop.run_until_complete(self._loop.shutdown_default_executor())
         self._loop.close()
 
     def stop(self) -> None:
