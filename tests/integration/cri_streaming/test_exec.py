@@ -141,3 +141,25 @@ def test_megabytes_both_ways(pods, sleeper, transport):
     assert int(count) == len(blob)
     assert rest == b"x" * 6_000_000
     assert outcome.exit_code == 0
+
+
+def test_many_open_sessions_do_not_starve_a_new_one(pods, sleeper, transport):
+    """Sessions waiting on their commands hold no threads: the 13th still runs at once."""
+    urls = [exec_url(pods, sleeper, ["cat"], stdin=True) for _ in range(12)]
+    quick = exec_url(pods, sleeper, ["echo", "still served"])
+
+    async def scenario():
+        held = [await RemoteCommand.open(url, transport, stdin=True) for url in urls]
+        for i, session in enumerate(held):
+            await session.write(f"held {i}\n".encode())
+        for i, session in enumerate(held):
+            await session.read_until(f"held {i}\n".encode())
+        outcome = await one_shot(quick, transport)
+        for session in held:
+            await session.close_stdin()
+        codes = [(await session.finish()).exit_code for session in held]
+        return outcome, codes
+
+    outcome, codes = run(scenario())
+    assert outcome.stdout == b"still served\n"
+    assert codes == [0] * 12
