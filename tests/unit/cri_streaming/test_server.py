@@ -11,7 +11,9 @@ from hull._generated import api_pb2 as api
 from hull.cri.streaming import StreamingServer
 from hull.cri.streaming.server import parse_address
 from hull.errors import Internal, InvalidArgument
-from hull.testing.streaming import HTTPError, PortForward, RemoteCommand, read_all
+from hull.cri.model import SandboxState
+from hull.testing.streaming import (HTTPError, PortForward, RemoteCommand, read_all,
+                                    read_until)
 
 
 class FakeStore:
@@ -109,3 +111,60 @@ def test_port_forward_to_a_missing_pod_reports_on_the_error_stream(server):
     message = asyncio.run(scenario())
     assert b"error forwarding port 80 to pod nopod" in message
     assert b"not found" in message
+
+
+
+class HostPod:
+    """A ready host-network sandbox: forwarding dials the host's loopback (no netns)."""
+    state = SandboxState.READY
+    host_network = True
+    namespaces: dict = {}
+
+
+class HostPodDaemon(FakeDaemon):
+    def __init__(self):
+        super().__init__()
+        self.store.sandbox = lambda sandbox_id: HostPod() if sandbox_id == "hostpod" else None
+
+
+async def echo_server():
+    async def echo(reader, writer):
+        while data := await reader.read(65536):
+            writer.write(data.upper())
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def open_tunnel(url: str, transport: str, port: int):
+    if transport == "spdy":
+        forward = await PortForward.open_spdy(url)
+        data, _ = await forward.connect(port)
+        return forward, data
+    forward, [(data, _)] = await PortForward.open_ws(url, [port])
+    return forward, data
+
+
+@pytest.mark.parametrize("transport", ["spdy", "ws"])
+def test_host_network_pod_forwarding_and_idle_close(transport):
+    srv = StreamingServer(HostPodDaemon(), "127.0.0.1:0", idle_timeout=0.3)
+    srv.start()
+    try:
+        async def scenario():
+            echo, port = await echo_server()
+            url = srv.get_port_forward_url(api.PortForwardRequest(pod_sandbox_id="hostpod"))
+            forward, data = await open_tunnel(url, transport, port)
+            await data.write(b"ping")
+            answer = await read_until(data, b"PING")
+            # then silence: the server closes the idle connection, the tunnel ends
+            rest = await read_all(data, timeout=20)
+            echo.close()
+            await forward.close()
+            return answer, rest
+
+        answer, rest = asyncio.run(scenario())
+        assert answer == b"PING" and rest == b""
+    finally:
+        srv.stop()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from hull.cri.streaming import http, portforward, spdy
+from hull.cri.streaming.idle import IDLE_TIMEOUT, close_when_idle
 from hull.cri.streaming.remotecommand import (SPDY_PROTOCOLS, STREAM_TIMEOUT, V1,
                                               collect_spdy_streams, negotiate)
 from hull.cri.streaming.session import options, run_remote_command
@@ -34,7 +35,8 @@ def handshake(kind: str, request: http.Request) -> tuple[str | None, bytes]:
 
 
 async def serve_spdy(daemon, kind: str, cached, request: http.Request,
-                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     idle_timeout: float = IDLE_TIMEOUT) -> None:
     protocol, answer = handshake(kind, request)
     writer.write(answer)
     await writer.drain()
@@ -49,6 +51,7 @@ async def serve_spdy(daemon, kind: str, cached, request: http.Request,
     conn = spdy.Connection(reader, writer, server=True, on_stream=accept)
     reading = asyncio.ensure_future(conn.run())
     reading.add_done_callback(lambda _: incoming.put_nowait(None))
+    watchdog = asyncio.ensure_future(close_when_idle(conn, idle_timeout))
     try:
         if kind == "portforward":
             await _port_forward(daemon, cached, incoming)
@@ -60,9 +63,10 @@ async def serve_spdy(daemon, kind: str, cached, request: http.Request,
                 return
             await run_remote_command(daemon, kind, cached, streams, conn.done)
     finally:
+        watchdog.cancel()
         await conn.close()
         reading.cancel()
-        await asyncio.gather(reading, return_exceptions=True)
+        await asyncio.gather(reading, watchdog, return_exceptions=True)
 
 
 class _Pair:

@@ -7,6 +7,7 @@ import logging
 import struct
 
 from hull.cri.streaming import http, portforward
+from hull.cri.streaming.idle import IDLE_TIMEOUT, close_when_idle
 from hull.cri.streaming.remotecommand import (V1, V4, V5, WS_BASE64, WS_PROTOCOLS,
                                               WS_V4_BASE64, negotiate, websocket_streams)
 from hull.cri.streaming.session import options, run_remote_command
@@ -40,7 +41,8 @@ def handshake(kind: str, request: http.Request) -> tuple[str | None, bytes]:
 
 
 async def serve_websocket(daemon, kind: str, cached, request: http.Request,
-                          reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                          reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                          idle_timeout: float = IDLE_TIMEOUT) -> None:
     protocol, answer = handshake(kind, request)
     writer.write(answer)
     await writer.drain()
@@ -48,6 +50,7 @@ async def serve_websocket(daemon, kind: str, cached, request: http.Request,
         return
     ws = WebSocket(reader, writer)
     base64_framing = protocol in BASE64_PROTOCOLS
+    watchdog = asyncio.ensure_future(close_when_idle(ws, idle_timeout))
     try:
         if kind == "portforward":
             await _port_forward(daemon, cached, request, ws, base64_framing)
@@ -61,6 +64,8 @@ async def serve_websocket(daemon, kind: str, cached, request: http.Request,
             routing.cancel()
             await asyncio.gather(routing, return_exceptions=True)
     finally:
+        watchdog.cancel()
+        await asyncio.gather(watchdog, return_exceptions=True)
         await ws.close()
 
 

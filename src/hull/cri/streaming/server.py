@@ -16,6 +16,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from hull.cri.streaming import http
+from hull.cri.streaming.idle import IDLE_TIMEOUT
 from hull.cri.streaming.over_spdy import serve_spdy
 from hull.cri.streaming.over_websocket import serve_websocket
 from hull.cri.streaming.tokens import TOKEN_TTL, TokenCache
@@ -46,9 +47,11 @@ def _url_host(host: str) -> str:
 
 
 class StreamingServer:
-    def __init__(self, runtime, address: str, *, token_ttl: float = TOKEN_TTL):
+    def __init__(self, runtime, address: str, *, token_ttl: float = TOKEN_TTL,
+                 idle_timeout: float = IDLE_TIMEOUT):
         self.daemon = runtime          # hull.cri.daemon.Daemon: store and runtimes
         self.address = address
+        self.idle_timeout = idle_timeout
         self.tokens = TokenCache(ttl=token_ttl)
         self.base_url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -163,9 +166,11 @@ class StreamingServer:
             return
         log.debug("streaming %s for %s", kind, _target(entry[1]))
         if request.has_token("Upgrade", "websocket"):
-            await serve_websocket(self.daemon, kind, entry[1], request, reader, writer)
+            await serve_websocket(self.daemon, kind, entry[1], request, reader, writer,
+                                  self.idle_timeout)
         elif request.has_token("Upgrade", "SPDY/3.1"):
-            await serve_spdy(self.daemon, kind, entry[1], request, reader, writer)
+            await serve_spdy(self.daemon, kind, entry[1], request, reader, writer,
+                             self.idle_timeout)
         else:
             writer.write(http.response(400, body=b"unable to upgrade: missing upgrade "
                                                 b"headers in request\n"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 import zlib
 
 from hull.cri.streaming.inbox import Inbox
@@ -197,9 +198,11 @@ class Connection:
         self.on_stream = on_stream      # called with each stream the peer opens
         self.closed = False
         self.done = asyncio.Event()
+        self.last_activity = time.monotonic()
 
     def send(self, frame: bytes) -> None:
         if not self.closed:
+            self.last_activity = time.monotonic()
             self.writer.write(frame)
 
     async def drain(self) -> None:
@@ -240,6 +243,7 @@ class Connection:
         try:
             while True:
                 head = await self.reader.readexactly(8)
+                self.last_activity = time.monotonic()
                 first, second = struct.unpack(">II", head)
                 length = second & 0xFFFFFF
                 if length > MAX_FRAME:

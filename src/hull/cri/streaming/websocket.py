@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import struct
+import time
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -56,6 +57,7 @@ class WebSocket:
         self.client = client
         self.closed = False
         self.close_sent = False
+        self.last_activity = time.monotonic()
 
     async def receive(self) -> tuple[int, bytes] | None:
         """The next data message (opcode, payload); None once the connection closed."""
@@ -89,6 +91,7 @@ class WebSocket:
 
     async def _frame(self) -> tuple[bool, int, bytes]:
         b0, b1 = await self.reader.readexactly(2)
+        self.last_activity = time.monotonic()
         size = b1 & 0x7F
         if size == 126:
             (size,) = struct.unpack(">H", await self.reader.readexactly(2))
@@ -115,6 +118,7 @@ class WebSocket:
     async def _send(self, opcode: int, payload: bytes) -> None:
         if self.closed or (self.close_sent and opcode != CLOSE):
             raise ConnectionResetError("websocket closed")
+        self.last_activity = time.monotonic()
         self.writer.write(frame(opcode, payload, mask=self.client))
         await self.writer.drain()
 
