@@ -16,7 +16,8 @@ import subprocess
 import pytest
 
 from hull._generated import api_pb2 as api
-from tests.integration.cri_streaming.test_port_forward import BODY, PORT, REQUEST, web_pod  # noqa: F401
+from tests.integration.cri_streaming.test_port_forward import (  # noqa: F401 - web_pod
+    BODY, PORT, REQUEST, web_pod)
 
 pytestmark = pytest.mark.root
 

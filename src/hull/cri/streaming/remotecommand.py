@@ -146,7 +146,8 @@ async def collect_spdy_streams(incoming: asyncio.Queue, protocol: str,
     try:
         await asyncio.wait_for(gather(), timeout)
     except asyncio.TimeoutError as e:
-        raise TimeoutError(f"timed out waiting for client streams {sorted(wanted - found.keys())}") from e
+        missing = sorted(wanted - found.keys())
+        raise TimeoutError(f"timed out waiting for client streams {missing}") from e
     return Streams(error=found["error"], stdin=found.get("stdin"), stdout=found.get("stdout"),
                    stderr=found.get("stderr"), resize=found.get("resize"),
                    status_json=protocol == V4)
