@@ -155,10 +155,13 @@ def stream_remote_command(url: str, stdin_chunks=None, on_output=None,
 
 
 class PortForwarder:
-    """Listens on 127.0.0.1:``local_port``; each connection gets its own WebSocket to ``port``."""
+    """Listens on 127.0.0.1:``local_port``; each connection gets its own WebSocket to ``port``.
 
-    def __init__(self, url: str, local_port: int, port: int):
-        self.url, self.port = url, port
+    Streaming URLs are single-use, so ``new_url()`` is asked for one per connection.
+    """
+
+    def __init__(self, new_url, local_port: int, port: int):
+        self.new_url, self.port = new_url, port
         self.listener = socket.create_server(("127.0.0.1", local_port))
         self.errors: list[str] = []
         self._stop = False
@@ -173,10 +176,11 @@ class PortForwarder:
             threading.Thread(target=self._pump, args=(conn,), daemon=True).start()
 
     def _pump(self, conn: socket.socket) -> None:
-        sep = "&" if "?" in self.url else "?"
         try:
-            ws = WebSocket(f"{self.url}{sep}port={self.port}", PORTFORWARD)
-        except OSError as e:
+            url = self.new_url()
+            sep = "&" if "?" in url else "?"
+            ws = WebSocket(f"{url}{sep}port={self.port}", PORTFORWARD)
+        except Exception as e:
             self.errors.append(str(e))
             conn.close()
             return
