@@ -7,7 +7,8 @@ bridge network each (hull-cri-b0 / hull-cri-b1, reference plugins), and the
 same busybox image: hulld builds it with ImageStore.build_rootfs;
 containerd imports it with ``ctr -n k8s.io images import`` and uses it as
 its ``sandbox_image`` (no pause image exists here). Pods use a private PID
-namespace per container, as kubelet asks for v1 pods. For each daemon: N
+namespace per container, as kubelet asks for v1 pods (``--share-pid``: one
+per pod, so hulld runs its infra process too). For each daemon: N
 pods are created (RunPodSandbox, CreateContainer, StartContainer timed),
 the RSS of the daemon and of the per-container processes (conmon vs
 containerd-shim) is read with N pods running, then every pod is torn down
@@ -241,6 +242,9 @@ class ContainerdDaemon(Daemon):
         return pids_with(self.socket, "containerd-shim")
 
 
+SHARE_PID = False
+
+
 def pod_config(i: int, daemon: Daemon, tag: str) -> api.PodSandboxConfig:
     name = f"bench-{tag}-{i}"
     cfg = api.PodSandboxConfig(
@@ -248,7 +252,7 @@ def pod_config(i: int, daemon: Daemon, tag: str) -> api.PodSandboxConfig:
         hostname=name, log_directory=os.path.join(daemon.base, "logs", name))
     cfg.linux.cgroup_parent = f"{daemon.cgroup_parent}/pod{i}"
     ns = cfg.linux.security_context.namespace_options
-    ns.pid = api.CONTAINER
+    ns.pid = api.POD if SHARE_PID else api.CONTAINER
     return cfg
 
 
@@ -325,7 +329,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pods", type=int, default=30)
     parser.add_argument("--runtime", default="runc", help="hulld's handler (runc, hull)")
+    parser.add_argument("--share-pid", action="store_true",
+                        help="pods share one PID namespace (hulld then runs an infra process)")
     args = parser.parse_args()
+    global SHARE_PID
+    SHARE_PID = args.share_pid
     if os.geteuid() != 0:
         print("cri_pods: needs root", file=sys.stderr)
         return 1
@@ -346,7 +354,8 @@ def main() -> int:
                 daemon.cleanup()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"hulld handler: {args.runtime}; containerd 1.6 with runc (io.containerd.runc.v2)")
+    print(f"hulld handler: {args.runtime}; containerd 1.6 with runc (io.containerd.runc.v2); "
+          f"pod PID namespace: {'POD (shared, infra process)' if SHARE_PID else 'CONTAINER'}")
     report(results)
     return 0
 

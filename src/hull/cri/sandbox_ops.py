@@ -120,11 +120,12 @@ def _start_infra(d, sb: Sandbox) -> None:
 
 
 def stop_infra(d, sb: Sandbox) -> None:
-    if not sb.infra_id:
+    if not sb.infra_id or sb.extra.get("infra_deleted"):
         return
     runtime = d.runtime(sb.runtime_handler)
     runtime.kill(sb.infra_id, 9, True)
     runtime.delete(sb.infra_id)
+    sb.extra["infra_deleted"] = True   # saved with the sandbox: a second stop skips the runtime
 
 
 def stop_network(d, sb: Sandbox) -> None:
