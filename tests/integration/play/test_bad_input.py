@@ -19,6 +19,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: NAME}
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
   - {name: c, image: IMAGE, command: [sleep, "1000"]EXTRA}
 """
