@@ -110,6 +110,17 @@ def pin_in_userns(directory: str, kinds: list[str], hostname: str, uid_map: dict
     return paths
 
 
+def loopback_up(netns_path: str) -> None:
+    """Bring up ``lo`` in a pod's network namespace (kubelet expects it; CNI configs may not)."""
+    from hull.sys.netns import NetNS
+
+    with NetNS(netns_path) as ns:
+        with ns.netlink() as nl:
+            lo = nl.link("lo")
+            if lo is not None and not lo.up:
+                nl.set_link(lo.index, up=True)
+
+
 def set_hostname(uts_path: str, hostname: str) -> None:
     """Set the hostname of a pinned UTS namespace from a thread that joins it."""
     outcome: list[BaseException] = []

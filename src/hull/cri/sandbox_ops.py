@@ -86,6 +86,8 @@ def _setup(d, sb: Sandbox) -> None:
                                                  sb.extra["gid_mappings"][0])
     else:
         sb.namespaces = namespaces.pin(os.path.join(directory, "ns"), kinds, hostname)
+    if "net" in sb.namespaces:
+        namespaces.loopback_up(sb.namespaces["net"])
     if opts.ipc != api.NODE:
         shm = os.path.join(directory, "shm")
         namespaces.mount_shm(shm)

@@ -222,3 +222,21 @@ def test_every_metric_descriptor_has_values_with_its_labels(pods):
     assert set(descriptors) - optional <= set(seen)
     assert seen["container_processes"].value.value >= 1
     assert seen["container_network_receive_bytes_total"].label_values[0] == "eth0"
+
+
+def test_loopback_is_up_without_a_loopback_plugin(pods, hulld):
+    import json
+
+    conf = os.path.join(hulld.conf_dir, "10-hull-cri-test.conflist")
+    original = open(conf).read()
+    doc = json.loads(original)
+    doc["plugins"] = [p for p in doc["plugins"] if p["type"] != "loopback"]
+    with open(conf, "w") as f:
+        json.dump(doc, f)
+    try:
+        sid, cfg = pods.run()
+    finally:
+        with open(conf, "w") as f:
+            f.write(original)
+    cid = pods.container(sid, cfg)
+    assert "UP" in pods.exec(cid, "ip", "link", "show", "lo").stdout.decode()
