@@ -54,11 +54,10 @@ static pid_t child;
 static void forward(int sig) { if (child > 0) kill(child, SIGTERM); _exit(0); }
 int main(int argc, char **argv) {
     const char *title = "nginx: master process nginx -g daemon off;";
-    size_t room = 0;
-    for (int i = 0; i < argc; i++) room += strlen(argv[i]) + 1;
-    char *dst = argv[0];
-    memset(dst, 0, room);
-    strncpy(dst, title, room - 1);
+    if (strcmp(argv[0], title) != 0) {  /* retitle: /proc/<pid>/cmdline shows argv */
+        execl("/proc/self/exe", title, (char *)0);
+        _exit(127);
+    }
     signal(SIGTERM, forward); signal(SIGINT, forward); signal(SIGQUIT, forward);
     child = fork();
     if (child == 0) {
@@ -96,8 +95,12 @@ echo "key        shmid      owner      perms      bytes      nattch"
 awk 'NR > 1 { printf "0x%08x %-10s %-10s %-10s %-10s %-10s\\n", $1, $2, $8, $3, $4, $7 }' /proc/sysvipc/shm
 """
 
-GROUP_PREDEFINED = busybox.GROUP + "group-defined-in-image:x:50000:default-user\n"
-PASSWD_PREDEFINED = busybox.PASSWD + "default-user:x:1000:1000:default user:/home/hull:/bin/sh\n"
+# test-image-predefined-group: default-user (1000) also belongs to gid 50000 by /etc/group
+PASSWD_PREDEFINED = ("root:x:0:0:root:/root:/bin/sh\n"
+                     "default-user:x:1000:1000:default user:/home/hull:/bin/sh\n"
+                     "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+GROUP_PREDEFINED = ("root:x:0:\ndefault-user:x:1000:\n"
+                    "group-defined-in-image:x:50000:default-user\nnogroup:x:65534:\n")
 
 
 def _compile(source: str, output: Path, workdir: Path) -> None:
@@ -126,6 +129,7 @@ class ImageFactory:
     def rootfs(self, marker: str = "") -> Path:
         self._count += 1
         root = busybox.make_rootfs(self.work / f"rootfs-{self._count}")
+        _hardlink_applets(root)
         if marker:
             (root / "etc/hull-image").write_text(marker + "\n")
         for name, script in (("pgrep", PGREP_SH), ("ipcs", IPCS_SH)):
@@ -159,6 +163,18 @@ class ImageFactory:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _hardlink_applets(root: Path) -> None:
+    """Applets as hard links of /bin/busybox, as in the busybox image critest uses.
+
+    With symlinks, masking /bin/ls (MaskedPaths spec) would mask /bin/busybox itself.
+    """
+    target = root / "bin/busybox"
+    for path in root.rglob("*"):
+        if path.is_symlink() and os.readlink(path) == "/bin/busybox":
+            path.unlink()
+            os.link(target, path)
 
 
 class _Plain:
