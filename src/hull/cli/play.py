@@ -120,7 +120,21 @@ def _state(args):
     from hull.play.state import State, db_path
     if not os.path.exists(db_path(args.root)):
         return None
-    return State(args.root)
+    state = State(args.root)
+    _revive_agent(args, state)
+    return state
+
+
+def _revive_agent(args, state) -> None:
+    """Pods without their supervisor are not kept alive: start it again (it resumes from disk)."""
+    from hull.play import daemons
+    if not state.pods():
+        return
+    ep = _endpoints(args)
+    if daemons.agent_pid(ep) is None:
+        daemons.say("the play agent is not running: starting it again (it picks up the pods "
+                    "from its database)")
+        daemons.ensure_agent(ep, quiet=True)
 
 
 def cmd_get(args) -> int:

@@ -275,3 +275,32 @@ spec:
     assert lines[:2] == ["napper", "/tmp"]
     if len(lines) > 2:
         assert lines[2] == str(48 << 20)
+
+
+def test_agent_restart_resumes_supervision(play_env, played):
+    from hull.play import daemons
+    path = play_env.manifest("survivor.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: survivor}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: IMAGE, command: [sleep, "1000"]}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    ep = Endpoints.for_root(play_env.root)
+    status = play_env.pod("survivor")["status"]["containerStatuses"][0]
+    agent = daemons.agent_pid(ep)
+    assert agent
+    os.kill(agent, signal.SIGKILL)
+    play_env.wait_for(lambda: daemons.agent_pid(ep) is None, "the agent to die")
+    os.kill(container_pid(play_env, status["containerID"].split("://")[1]), signal.SIGKILL)
+    out = play_env.hull("get", "pods")      # notices the missing agent and starts it again
+    assert "starting it again" in out.stderr
+    new_agent = daemons.agent_pid(ep)
+    assert new_agent and new_agent != agent
+    restarted = play_env.wait_for(
+        lambda: (s := play_env.pod("survivor")["status"]["containerStatuses"][0])
+        ["restartCount"] == 1 and s["ready"] and s, "the restart by the new agent")
+    assert restarted["lastState"]["terminated"]["exitCode"] == 137
