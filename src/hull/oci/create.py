@@ -12,7 +12,6 @@ import os
 
 from hull import errors
 from hull.oci import bundle as bundlelib
-from hull.oci import hooks as hooklib
 from hull.oci.log import NULL, Log
 from hull.oci.state import EXEC_FIFO, State, Store, now_rfc3339, process_start_time, write_atomic
 from hull.oci.status import Status
@@ -203,6 +202,8 @@ def _follow(prepared, state: State, channel: Channel, child: int, undo, log: Log
 
 
 def _run_create_hooks(config: dict, state: State, what: str) -> None:
+    from hull.oci import hooks as hooklib
+
     hooks = config.get("hooks") or {}
     hook_state = state.hook_state(Status.CREATING)
     for kind in ("prestart", "createRuntime"):

@@ -163,9 +163,11 @@ def _spawn(state: State, plan: proc.ProcessPlan, options: ExecOptions, what: str
 
 def _preload(plan: proc.ProcessPlan) -> None:
     import _signal  # noqa: F401
-    import resource  # noqa: F401
 
-    from hull.sys import console, fds, ns  # noqa: F401
+    from hull.sys import fds, limits, ns  # noqa: F401
+
+    if plan.console_fd >= 0 or plan.listener_socket >= 0:
+        from hull.sys import console  # noqa: F401
 
     if plan.process.get("capabilities") is not None:
         from hull.sys import capabilities  # noqa: F401

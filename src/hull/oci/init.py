@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 
 from hull import errors
-from hull.oci import hooks as hooklib
 from hull.oci import process as proc
 from hull.oci import rootfs
 from hull.oci.sync import Channel
@@ -53,11 +52,15 @@ def preload(plan: InitPlan) -> None:
     """Import now what the init imports lazily: after pivot_root the host's
     files, our own source included, are out of reach."""
     import _signal  # noqa: F401
-    import resource  # noqa: F401
-    import select  # noqa: F401
 
-    from hull.sys import console, fds, ns  # noqa: F401
-    from hull.sys import libc  # noqa: F401
+    from hull.sys import fds, limits, ns  # noqa: F401
+
+    if plan.hooks:
+        import select  # noqa: F401
+
+        from hull.oci import hooks  # noqa: F401
+    if plan.process.console_fd >= 0 or plan.process.listener_socket >= 0:
+        from hull.sys import console  # noqa: F401
 
     if plan.process.process.get("capabilities") is not None:
         from hull.sys import capabilities  # noqa: F401
@@ -163,6 +166,8 @@ def _prepare(plan: InitPlan, channel: Channel) -> None:
         if channel.receive() is None:   # the parent failed a hook and is tearing down
             os._exit(CHILD_FAILED)
     if plan.hooks.get("createContainer"):
+        from hull.oci import hooks as hooklib
+
         hooklib.run_all(plan.hooks["createContainer"], "createContainer",
                         _hook_state(plan, host_pid))
     rootfs.enter(plan.rootfs, root_fd, own_namespace=plan.new_mount_ns)
@@ -265,6 +270,8 @@ def _start_process(plan: InitPlan, fifo: int) -> None:
     poststart hooks (run by ``start`` once it has the byte) come after them,
     and a failing startContainer hook fails ``start``."""
     if plan.hooks.get("startContainer"):
+        from hull.oci import hooks as hooklib
+
         hooklib.run_all(plan.hooks["startContainer"], "startContainer",
                         {**_hook_state(plan, plan.host_pid), "status": "created"})
     os.write(fifo, b"0")

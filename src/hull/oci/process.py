@@ -46,10 +46,9 @@ class ProcessPlan:
 
 def setup_console(plan: ProcessPlan) -> None:
     """A pty from the container's devpts: master to the console socket, slave as stdio."""
-    from hull.sys import console
-
     if plan.console_fd < 0:
         return
+    from hull.sys import console
     try:
         master, slave, name = console.open_pty("/dev/ptmx")
         size = plan.process.get("consoleSize")
@@ -68,24 +67,24 @@ def setup_console(plan: ProcessPlan) -> None:
 
 
 def apply_rlimits(plan: ProcessPlan) -> None:
-    import resource
+    from hull.sys import limits
 
     for rlimit in plan.process.get("rlimits") or []:
         number = RLIMITS[rlimit["type"]]
         soft, hard = rlimit["soft"], rlimit["hard"]
         try:
-            resource.setrlimit(number, (soft, hard))
-        except (ValueError, OSError):
+            limits.set(number, soft, hard)
+        except OSError:
             # raising a hard limit needs CAP_SYS_RESOURCE: keep the current hard one
-            current_hard = resource.getrlimit(number)[1]
-            clamped = (min(soft, current_hard) if current_hard >= 0 else soft, current_hard)
+            current_hard = limits.get(number)[1]
+            clamped = min(soft, current_hard) if current_hard >= 0 else soft
             try:
-                resource.setrlimit(number, clamped)
-            except (ValueError, OSError) as e:
-                raise errors.PermissionDenied(
-                    f"cannot set {rlimit['type']} to {soft}/{hard}: {e}") from e
+                limits.set(number, clamped, current_hard)
+            except OSError as e:
+                raise errors.from_oserror(
+                    e, f"cannot set {rlimit['type']} to {soft}/{hard}") from e
             plan.warnings.append(f"{rlimit['type']}: hard limit {hard} not allowed here, "
-                                 f"kept {current_hard} (soft {clamped[0]})")
+                                 f"kept {current_hard} (soft {clamped})")
 
 
 def apply_oom_score_adj(plan: ProcessPlan, pid: str = "self") -> None:

@@ -9,7 +9,6 @@ from hull.oci.log import NULL, Log
 from hull.oci.state import State, Store
 from hull.oci.status import Status
 
-_POLL_MS = 20
 
 
 def start(store: Store, container_id: str, log: Log = NULL) -> State:
@@ -38,28 +37,33 @@ def _refusal(status: Status) -> str:
 
 
 def release_init(state: State) -> None:
-    """Open the fifo for reading; the init's blocked open returns and it writes one byte.
+    """Open the fifo for reading; the init's blocked open returns, it runs the
+    startContainer hooks and writes one byte.
 
-    Non-blocking open, then poll with a liveness check: if the init died,
-    a blocking open would wait forever.
+    Non-blocking open and reads with a liveness check: if the init died, a
+    blocking open would wait forever. (A read loop, not poll(): ``select`` is a
+    shared-library load, more than the wait itself.)
     """
-    import select
+    import time
 
     try:
         fd = os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise errors.FailedPrecondition("cannot start an already running container") from None
     try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
+        delay = 0.0002
         while True:
-            if poller.poll(_POLL_MS):
-                data = os.read(fd, 1)
-                if data:
+            try:
+                if os.read(fd, 1):
                     break
+            except BlockingIOError:
+                pass  # the init has the fifo open but has not written yet
+            # b"" or EAGAIN: not yet; the init may still be opening, or in its hooks
             if not state.is_alive():
                 raise errors.FailedPrecondition(
                     f"cannot start container {state.id}: its init exited before start")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
     finally:
         os.close(fd)
     try:

@@ -35,10 +35,10 @@ def _open_fds(first: int):
 
 def move_above(fd: int, floor: int) -> int:
     """Duplicate ``fd`` to a number >= ``floor`` (close-on-exec) and close the old one."""
-    import fcntl
-
     if fd >= floor:
         return fd
+    import fcntl
+
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
     os.close(fd)
     return new
