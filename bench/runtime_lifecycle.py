@@ -104,17 +104,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hull-oci-bench-") as top:
         bundle = make_bundle(top)
         roots, runtimes, skipped = {}, {}, {}
+        # state roots on tmpfs, where runtimes keep them (/run/runc, /run/hull-runc)
+        state_top = tempfile.mkdtemp(prefix="hull-oci-bench-", dir="/run")
         for name, command in candidates.items():
-            roots[name] = os.path.join(top, f"root-{name}")
+            roots[name] = os.path.join(state_top, f"root-{name}")
             why = probe(command, roots[name], bundle)
             if why is None:
                 runtimes[name] = command
             else:
                 skipped[name] = why
         results = {name: [] for name in runtimes}
-        for i in range(args.runs):
-            for name, command in runtimes.items():
-                results[name].append(lifecycle(command, roots[name], bundle, f"bench-{i}"))
+        try:
+            for i in range(args.runs):
+                for name, command in runtimes.items():
+                    results[name].append(lifecycle(command, roots[name], bundle, f"bench-{i}"))
+        finally:
+            shutil.rmtree(state_top, ignore_errors=True)
     report(results, skipped, args.runs)
     return 0
 

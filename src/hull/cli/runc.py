@@ -203,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    import gc
+
+    gc.disable()   # a short-lived command: collections would only cost time
     _defer_heavy_stdlib()
     from hull.oci.log import Log
 

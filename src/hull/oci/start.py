@@ -63,7 +63,7 @@ def release_init(state: State) -> None:
                 raise errors.FailedPrecondition(
                     f"cannot start container {state.id}: its init exited before start")
             time.sleep(delay)
-            delay = min(delay * 2, 0.02)
+            delay = min(delay * 2, 0.002)
     finally:
         os.close(fd)
     try:

@@ -1,6 +1,6 @@
 """Container state on disk: one directory per container under the root.
 
-    <root>/<id>/state.json   what create recorded (atomic: temp, fsync, rename)
+    <root>/<id>/state.json   what create recorded (atomic: temp file, rename)
     <root>/<id>/exec.fifo    exists while the init waits for ``start``
     <root>/<id>/paused       exists while ``pause`` holds the cgroup frozen
 
@@ -196,12 +196,20 @@ class Store:
         remove_tree(self.path(container_id))
 
 
-def write_atomic(path: str, text: str, mode: int = 0o600) -> None:
+def write_atomic(path: str, text: str, mode: int = 0o600, durable: bool = False) -> None:
+    """Temp file and rename: readers see the old or the new file, never half.
+
+    No fsync unless ``durable``: runtime state describes processes, which a
+    power loss kills along with any meaning of the file (runc does not sync
+    either, and /run is usually tmpfs). On this machine's ext4 /run an fsync
+    costs more than the rest of ``create``.
+    """
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, text.encode())
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)
