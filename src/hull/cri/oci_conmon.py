@@ -212,8 +212,10 @@ class ConmonRuntime:
         linux = doc.get("linux") or {}
         idmap = (linux.get("mountExtensions") or {}).get("idmap", {}).get("enabled", False)
         userns = "user" in (linux.get("namespaces") or [])
+        # hull pins a user namespace per pod and joins it by path, so any runtime that
+        # can join one serves; idmapped volume mounts additionally need ``idmap``
         return Features(recursive_read_only_mounts="rro" in options and _kernel_at_least(5, 12),
-                        user_namespaces=bool(userns and idmap), extra=doc)
+                        user_namespaces=userns, extra={**doc, "idmapMounts": bool(idmap)})
 
 
 def _read_message(fd: int, timeout: float) -> bytes:

@@ -52,6 +52,10 @@ def _userns(sb: Sandbox) -> None:
     if len(userns.uids) != 1 or len(userns.gids) != 1:
         raise InvalidArgument(f"cannot run pod sandbox {sb.name}: hull supports one uid and "
                               f"one gid mapping range per pod (kubelet sends one)")
+    for kind, ranges in (("uid", userns.uids), ("gid", userns.gids)):
+        if ranges[0].container_id != 0 or ranges[0].length == 0:
+            raise InvalidArgument(f"cannot run pod sandbox {sb.name}: the {kind} mapping must "
+                                  f"map container id 0")
     to_spec = [{"containerID": m.container_id, "hostID": m.host_id, "size": m.length}
                for m in userns.uids]
     sb.extra["uid_mappings"] = to_spec

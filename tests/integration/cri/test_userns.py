@@ -36,3 +36,23 @@ def test_more_than_one_mapping_range_is_invalid(pods):
     userns.gids.add(host_id=200000, container_id=0, length=65536)
     assert code_of(pods.rt.RunPodSandbox, api.RunPodSandboxRequest(config=cfg)) == \
         grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_container_id_zero_must_be_mapped_and_modes_checked(pods):
+    import grpc
+
+    from tests.integration.cri.conftest import code_of
+
+    for userns in (api.UserNamespace(mode=api.POD, uids=[api.IDMapping(container_id=1, host_id=1000, length=10)],
+                                     gids=[api.IDMapping(container_id=1, host_id=1000, length=10)]),
+                   api.UserNamespace(mode=api.CONTAINER), api.UserNamespace(mode=api.TARGET)):
+        cfg = pods.config()
+        cfg.linux.security_context.namespace_options.userns_options.CopyFrom(userns)
+        assert code_of(pods.rt.RunPodSandbox, api.RunPodSandboxRequest(config=cfg)) == \
+            grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_status_announces_user_namespaces_for_runc(hulld):
+    status = hulld.runtime_stub.Status(api.StatusRequest())
+    runc = next(h for h in status.runtime_handlers if h.name == "runc")
+    assert runc.features.user_namespaces
