@@ -59,20 +59,25 @@ ATTACH_LIMIT = 4
 # --csi.createmountpathcmd / --csi.checkpathcmd in the "cmd" variant: the
 # shapes of csi-sanity's own example scripts (print the made path; print
 # file|directory|not_found|other).
-CREATE_PATH_CMD = 'mkdir -p "$1" && echo "$1"'
+CREATE_PATH_CMD = 'mktemp -d "$1.XXXXXX"'
 CHECK_PATH_CMD = ('if [ -f "$1" ]; then echo file; elif [ -d "$1" ]; then echo directory; '
                   'elif [ -e "$1" ]; then echo other; else echo not_found; fi')
 
 
+# csi-sanity's uniqueSuffix: one per process, so UniqueString("x") is the
+# same name in every spec of a run (names are reused after cleanup deletes
+# them, as they are under csi-sanity).
+UNIQUE_SUFFIX = "-" + uuid.uuid4().hex[:8].upper() + "-" + uuid.uuid4().hex[:8].upper()
+
+
 def unique_string(prefix: str) -> str:
-    """csi-sanity's UniqueString: the prefix plus a per-run unique suffix."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    """csi-sanity's UniqueString: the prefix plus the per-run suffix."""
+    return prefix + UNIQUE_SUFFIX
 
 
 def unique_string_with_length(prefix: str, length: int) -> str:
     """csi-sanity's UniqueStringWithLength: padded to exactly ``length``."""
-    base = unique_string(prefix)
-    return (base + "x" * length)[:length]
+    return (unique_string(prefix) + "x" * length)[:length]
 
 
 class IDGen:
@@ -286,11 +291,13 @@ class TestContext:
 
 
 def _make_path(path: str, mode: str) -> str:
+    """createMountTargetLocation: the command's output, or os.Mkdir (an
+    error if the directory is still there from the previous spec)."""
     if mode == "cmd":
         out = subprocess.run(["sh", "-c", CREATE_PATH_CMD, "create", path],
                              capture_output=True, text=True, check=True).stdout.strip()
         return out
-    os.makedirs(path, mode=0o755, exist_ok=True)
+    os.mkdir(path, 0o755)
     return path
 
 
@@ -302,29 +309,41 @@ def driver(request):
 
 
 def _new_context(driver: Driver, path_mode: str) -> TestContext:
-    run = uuid.uuid4().hex[:8]
+    """TestContext.Setup: csi-sanity's fixed --csi.mountdir/--csi.stagingdir."""
     parameters, access_type = BACKENDS[driver.backend]
     config = Config(test_volume_parameters=dict(parameters), test_volume_access_type=access_type,
                     path_mode=path_mode)
-    target = _make_path(os.path.join(driver.base, f"csi-mount-{run}"), path_mode)
-    staging = _make_path(os.path.join(driver.base, f"csi-staging-{run}"), path_mode)
+    target = _make_path(os.path.join(driver.base, "csi-mount"), path_mode)
+    staging = _make_path(os.path.join(driver.base, "csi-staging"), path_mode)
     return TestContext(driver=driver, config=config, target_path=target, staging_path=staging)
 
 
-def _teardown_context(sc: TestContext) -> None:
-    """csi-sanity's Teardown removes the two directories; anything still
-    mounted there (a failed test) is released first so nothing leaks."""
+def _teardown_context(sc: TestContext) -> list[str]:
+    """TestContext.Teardown removes both directories with os.Remove, which
+    fails when the driver left something in them; csi-sanity then fails the
+    next spec's Setup. Here the spec that left it fails, and whatever is
+    left (mounted or not) is released so nothing leaks."""
+    problems = []
     for path in (sc.target_path, sc.staging_path):
-        for point in mounts.mounts_under(path):
-            mounts.unmount(point)
-        shutil.rmtree(path, ignore_errors=True)
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            left = sorted(os.listdir(path)) if os.path.isdir(path) else []
+            problems.append(f"Teardown cannot remove {path}: {e.strerror} (left: {left})")
+            for point in mounts.mounts_under(path):
+                mounts.unmount(point)
+            shutil.rmtree(path, ignore_errors=True)
+    return problems
 
 
 @pytest.fixture
 def sc(driver):
     context = _new_context(driver, "mkdir")
     yield context
-    _teardown_context(context)
+    problems = _teardown_context(context)
+    assert not problems, problems
 
 
 @pytest.fixture

@@ -393,7 +393,7 @@ def n_cmd(driver):
     r = Resources(sc)
     yield Node(sc, r)
     errors = r.cleanup()
-    _teardown_context(sc)
+    errors += _teardown_context(sc)
     assert not errors, f"resource cleanup failed: {errors}"
 
 
