@@ -132,6 +132,18 @@ class Driver:
         self.group = rpc.GroupControllerStub(self.channel)
         self.node = rpc.NodeStub(self.channel)
 
+    def leftovers(self) -> list[str]:
+        """What a whole csi-sanity run left behind in the driver: every spec
+        cleans up after itself, so nothing may remain."""
+        left = [f"volume {e.volume.volume_id}" for e in
+                self.controller.ListVolumes(pb.ListVolumesRequest()).entries]
+        left += [f"snapshot {e.snapshot.snapshot_id}" for e in
+                 self.controller.ListSnapshots(pb.ListSnapshotsRequest()).entries]
+        left += [f"mount {m}" for m in mounts.mounts_under(self.base)]
+        left += [f"loop device {n}" for n in sorted(os.listdir("/sys/block"))
+                 if (loop.backing_file(n) or "").startswith(self.base + "/")]
+        return left
+
     def stop(self) -> None:
         self.channel.close()
         if self.proc.poll() is None:
@@ -304,8 +316,12 @@ def _make_path(path: str, mode: str) -> str:
 @pytest.fixture(scope="session", params=list(BACKENDS))
 def driver(request):
     d = Driver(request.param)
-    yield d
-    d.stop()
+    try:
+        yield d
+        left = d.leftovers()
+    finally:
+        d.stop()
+    assert not left, f"the {d.backend} run left behind: {left}"
 
 
 def _new_context(driver: Driver, path_mode: str) -> TestContext:
