@@ -127,17 +127,31 @@ class Prepared:
                                              "this host")
 
     def _check_capabilities(self, what: str) -> None:
+        """Unknown names, and names this kernel has but no process here could
+        grant (missing from our bounding set), are errors: the runtime-spec
+        says a capability that "cannot be granted otherwise MUST cause an
+        error", and runc refuses them too. Names newer than the kernel are
+        skipped, as runc does."""
         caps = self.process.get("capabilities")
         if not caps:
             return
         from hull.sys import capabilities
 
-        for name, values in caps.items():
+        known, top, grantable = capabilities.names(), capabilities.last_cap(), None
+        for kind, values in caps.items():
+            field = f"process.capabilities.{kind}"
+            for name in values:
+                number = known.index(name) if name in known else top + 1
+                if number <= top:
+                    grantable = capabilities.bounding() if grantable is None else grantable
+                    if not grantable >> number & 1:
+                        raise errors.PermissionDenied(
+                            f"{what}: {field}: {name} cannot be granted: it is not in "
+                            "the runtime's own bounding set")
             try:
-                capabilities.parse(values)
+                capabilities.parse(values, field)
             except errors.InvalidArgument as e:
-                raise errors.InvalidArgument(
-                    f"{what}: process.capabilities.{name}: {e}") from e
+                raise errors.InvalidArgument(f"{what}: {e}") from e
 
     def init_plan(self, state):
         from hull.oci import init, rootfs

@@ -38,10 +38,9 @@ def delete(store: Store, container_id: str, force: bool = False, log: Log = NULL
     if poststop:
         from hull.oci import hooks as hooklib
 
-        try:
-            hooklib.run_all(poststop, "poststop", state.hook_state(Status.STOPPED))
-        except errors.HullError as e:  # the spec: log a warning, carry on
-            log.warning(f"container {container_id}: {e}")
+        hooklib.run_all_warning(poststop, "poststop", state.hook_state(Status.STOPPED),
+                                lambda message: log.warning(f"container {container_id}: "
+                                                            f"{message}"))
     store.remove(container_id)
 
 

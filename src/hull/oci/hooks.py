@@ -26,6 +26,17 @@ def run_all(hooks: list[dict], kind: str, state: dict) -> None:
         run(hook, f"{kind}[{i}]", payload)
 
 
+def run_all_warning(hooks: list[dict], kind: str, state: dict, warn) -> None:
+    """poststart and poststop: a failing hook is a warning and the rest still
+    run ("the remaining hooks and lifecycle continue", runtime-spec)."""
+    payload = jsonio.dumps(state).encode()
+    for i, hook in enumerate(hooks):
+        try:
+            run(hook, f"{kind}[{i}]", payload)
+        except errors.HullError as e:
+            warn(str(e))
+
+
 def run(hook: dict, name: str, payload: bytes) -> None:
     import select
 

@@ -21,10 +21,9 @@ def start(store: Store, container_id: str, log: Log = NULL) -> State:
     if poststart:
         from hull.oci import hooks as hooklib
 
-        try:
-            hooklib.run_all(poststart, "poststart", state.hook_state(Status.RUNNING))
-        except errors.HullError as e:  # the spec: log a warning, carry on
-            log.warning(f"container {container_id}: {e}")
+        hooklib.run_all_warning(poststart, "poststart", state.hook_state(Status.RUNNING),
+                                lambda message: log.warning(f"container {container_id}: "
+                                                            f"{message}"))
     return state
 
 

@@ -54,6 +54,8 @@ CASES = {
                      "createRuntime[0]"),
     "hook-timeout": (lambda c: c.update(hooks={"prestart": [
         {"path": "/bin/sleep", "args": ["sleep", "5"], "timeout": 1}]}), "timed out"),
+    "ungrantable-capability": (lambda c: c["process"]["capabilities"].update(
+        bounding=["CAP_SYS_RESOURCE"]), "CAP_SYS_RESOURCE cannot be granted"),
     "bad-ns-path": (lambda c: c["linux"]["namespaces"].__setitem__(
         1, {"type": "network", "path": "/proc/self/ns/nothing"}), "linux.namespaces[1].path"),
 }

@@ -53,3 +53,13 @@ def test_missing_hook_binary(tmp_path):
 
 def test_hook_not_reading_stdin_is_fine(script):
     hooks.run_all([{"path": script("exit 0\n")}], "poststart", {"big": "x" * 1000})
+
+
+def test_poststart_failures_warn_and_the_rest_still_run(script, tmp_path):
+    out = tmp_path / "ran"
+    ok = script(f"echo ran >> {out}\n")
+    warnings = []
+    hooks.run_all_warning([{"path": "/bin/false"}, {"path": ok}, {"path": "/bin/false"}],
+                          "poststart", {}, warnings.append)
+    assert out.read_text() == "ran\n"
+    assert len(warnings) == 2 and "poststart[0]" in warnings[0] and "poststart[2]" in warnings[1]
