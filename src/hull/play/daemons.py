@@ -20,13 +20,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-import grpc
-
 from hull import errors
-from hull._generated import api_pb2 as api
-from hull._generated import api_pb2_grpc as api_grpc
-from hull._generated import csi_pb2 as csi
-from hull._generated import csi_pb2_grpc as csi_grpc
+
+# grpc and the stubs load only when a client is made: `hull get pods` needs neither
 
 SYSTEM_ROOT = "/var/lib/hull"
 START_TIMEOUT = 60.0
@@ -77,12 +73,16 @@ class Cri:
     """Stubs for hulld's RuntimeService and ImageService over one channel."""
 
     def __init__(self, socket: str):
+        import grpc
+        from hull._generated import api_pb2_grpc as api_grpc
         self.socket = socket
         self.channel = grpc.insecure_channel(f"unix://{socket}")
         self.runtime = api_grpc.RuntimeServiceStub(self.channel)
         self.images = api_grpc.ImageServiceStub(self.channel)
 
     def alive(self, timeout: float = 1.0) -> bool:
+        import grpc
+        from hull._generated import api_pb2 as api
         try:
             self.runtime.Version(api.VersionRequest(), timeout=timeout)
             return True
@@ -95,6 +95,8 @@ class Cri:
 
 class Csi:
     def __init__(self, socket: str):
+        import grpc
+        from hull._generated import csi_pb2_grpc as csi_grpc
         self.socket = socket
         self.channel = grpc.insecure_channel(f"unix://{socket}")
         self.identity = csi_grpc.IdentityStub(self.channel)
@@ -103,6 +105,8 @@ class Csi:
         self._node_id = ""
 
     def alive(self, timeout: float = 1.0) -> bool:
+        import grpc
+        from hull._generated import csi_pb2 as csi
         try:
             self.identity.Probe(csi.ProbeRequest(), timeout=timeout)
             return True
@@ -112,6 +116,7 @@ class Csi:
     @property
     def node_id(self) -> str:
         if not self._node_id:
+            from hull._generated import csi_pb2 as csi
             self._node_id = self.node.NodeGetInfo(csi.NodeGetInfoRequest(), timeout=30).node_id
         return self._node_id
 

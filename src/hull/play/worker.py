@@ -120,7 +120,7 @@ class PodWorker:
             row = self.state.pod(self.key)
         ctx = self.context(row, pod)
         try:
-            prepared = volumes.prepare(pod, row["uid"], self.paths, ctx.config_maps, ctx.secrets,
+            volumes.prepare(pod, row["uid"], self.paths, ctx.config_maps, ctx.secrets,
                                        self._claims(pod.namespace), self._csi(pod))
             os.makedirs(ctx.log_directory, exist_ok=True)
             config = translate.sandbox_config(ctx)
@@ -138,7 +138,7 @@ class PodWorker:
             api.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id), timeout=30).status
         self.state.update_pod(self.key, sandbox_id=sandbox_id, pod_ip=status.network.ip,
                               started=time.time())
-        self._volume_paths = prepared
+        self.next_wake = time.time()   # containers next, without waiting a tick
         self.event("Normal", "SandboxReady", "",
                    f"pod sandbox {sandbox_id[:12]} ready, IP {status.network.ip or 'host'}")
         return True
@@ -265,6 +265,7 @@ class PodWorker:
                                     restarts=restarts, state=WAITING, reason="",
                                     started=0, ready=0)
         self.event("Normal", "Started", c["name"], f"Started container {c['name']}")
+        self.next_wake = time.time()   # probes and readiness next, without waiting a tick
         self._observe(row, pod, self.state.containers(self.key)[
             [x["name"] for x in self.state.containers(self.key)].index(c["name"])])
 
