@@ -13,7 +13,7 @@ import pytest
 
 from hull._generated import csi_pb2 as pb
 from tests.integration.csi_sanity.conftest import (
-    CRPC, MODE, IDGen, controller_capability, expand_size, expect_error_code,
+    CRPC, IDGen, controller_capability, expand_size, expect_error_code,
     make_controller_publish_volume_req, make_create_snapshot_req, make_create_volume_req,
     make_modify_volume_req, unique_string, unique_string_with_length, verify_snapshot_info,
     verify_volume_info, volume_capability, volume_size)
