@@ -91,18 +91,32 @@ def exec_process(store: Store, container_id: str, options: ExecOptions,
         spec.validate_process(options.process)
     except errors.InvalidArgument as e:
         raise errors.InvalidArgument(f"{what}: {e}") from e
+    proxy = None
     if options.process.get("terminal") and not options.console_socket:
-        raise errors.InvalidArgument(f"{what}: --tty needs --console-socket")
-    plan = _plan(state, options, what)
-    from hull.sys import ns
+        if options.detach:
+            raise errors.InvalidArgument(f"{what}: --tty with --detach needs --console-socket")
+        from hull.oci.tty import ConsoleProxy
 
-    if not options.detach:
-        ns.set_child_subreaper()  # the process is reparented to us when the child exits
-    pid = _spawn(state, plan, options, what)
+        proxy = ConsoleProxy()   # a person at a terminal: relay it, as runc does
+        options.console_socket = proxy.path
+    try:
+        plan = _plan(state, options, what)
+        from hull.sys import ns
+
+        if not options.detach:
+            ns.set_child_subreaper()  # the process is reparented to us when the child exits
+        pid = _spawn(state, plan, options, what)
+        if proxy is not None:
+            proxy.receive()
+    finally:
+        if proxy is not None:
+            proxy.close_listener()
     if options.pid_file:
         write_atomic(os.path.abspath(options.pid_file), str(pid), 0o644)
     if options.detach:
         return 0
+    if proxy is not None:
+        proxy.copy_until_exit(pid)
     return wait_forwarding_signals(pid)
 
 

@@ -193,3 +193,26 @@ def test_hooks_run_in_order_with_state(runtime, bundle, tmp_path):
         assert state["bundle"] == str(bundle.path)
         assert state["annotations"] == {"org.hull.test": "yes"}
     assert states["prestart"]["pid"] == states["poststart"]["pid"] > 0
+
+
+def test_foreground_run_and_exec_relay_their_own_terminal(runtime, bundle):
+    """No --console-socket, not detached: hull-runc holds the pty itself (like runc)."""
+    bundle.process["terminal"] = True
+    bundle.args("sh", "-c", "tty; echo fg-ok; exit 5").write()
+    with tempfile.TemporaryFile() as out:
+        result = runtime("run", "--bundle", str(bundle.path), "hull-oci-fg", stdout=out,
+                         check=False)
+        out.seek(0)
+        text = out.read().decode()
+    assert result.returncode == 5, result.stderr
+    assert "/dev/pts/" in text and "fg-ok" in text
+    assert runtime.ids() == []
+    assert not any(n.startswith("hull-runc-console-") for n in os.listdir("/tmp"))
+
+
+def test_failing_start_container_hook_fails_start(runtime, bundle, tmp_path):
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/false"}]}
+    runtime.create("hull-oci-schook", bundle)
+    result = runtime("start", "hull-oci-schook", check=False)
+    assert result.returncode != 0 and "exited before start" in result.stderr
+    assert runtime.status("hull-oci-schook") == "stopped"
