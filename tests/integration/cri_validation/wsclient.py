@@ -126,10 +126,13 @@ def stream_remote_command(url: str, stdin_chunks=None, on_output=None,
     result = RemoteCommandResult()
 
     def feed():
-        for chunk in stdin_chunks:
-            ws.send(b"\x00" + chunk)
-        if ws.protocol == "v5.channel.k8s.io":
-            ws.send(b"\xff\x00")  # v5: close stdin
+        try:
+            for chunk in stdin_chunks:
+                ws.send(b"\x00" + chunk)
+            if ws.protocol == "v5.channel.k8s.io":
+                ws.send(b"\xff\x00")  # v5: close stdin
+        except OSError:
+            pass  # the stream ended first
     if stdin_chunks is not None:
         threading.Thread(target=feed, daemon=True).start()
     try:
