@@ -157,14 +157,19 @@ async def stop(d, c: Container, timeout: int) -> None:
         raise DeadlineExceeded(f"cannot stop container {c.id}: still running "
                                f"{KILL_WAIT_SECONDS:.0f}s after SIGKILL")
     record_exit(d, c, exit)
+    # as containerd deletes the task on stop: the runtime's state and cgroup go now,
+    # so RemoveContainer/RemovePodSandbox only drop files
+    await d.blocking(runtime.delete, c.id)
+    c.extra["runtime_deleted"] = True
+    d.store.save_container(c)
 
 
 def release_sync(d, c: Container) -> None:
     """Undo a container's runtime state, rootfs and bundle; idempotent."""
     from hull.cri import rootfs
 
-    runtime = d.runtime(c.runtime_handler)
-    runtime.delete(c.id)
+    if not c.extra.get("runtime_deleted"):
+        d.runtime(c.runtime_handler).delete(c.id)
     rootfs.release(d, c)
     shutil.rmtree(bundle(d, c), ignore_errors=True)
 
