@@ -214,6 +214,15 @@ def cmd_logs(args) -> int:
         raise errors.FailedPrecondition(f'container "{c["name"]}" in pod "{row["name"]}" is '
                                         f"waiting to start: {c['reason'] or 'no log yet'}")
     out = sys.stdout.buffer
+    try:
+        _print_log(state, row, c, path, out, args)
+    except BrokenPipeError:   # `hull logs -f web | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _print_log(state, row, c, path, out, args) -> None:
+    from hull.play import logs
     if args.follow and not args.previous:
         def running() -> bool:
             now = state.containers(row["key"])
@@ -222,7 +231,6 @@ def cmd_logs(args) -> int:
         logs.follow(path, out, running, args.timestamps, args.tail)
     else:
         logs.read(path, out, args.tail, args.timestamps)
-    return 0
 
 
 def cmd_exec(args) -> int:

@@ -66,27 +66,36 @@ async def _session(url: str, stdin: bool, tty: bool) -> int:
         size = os.get_terminal_size(fd)
         await session.resize(size.columns, size.lines)
     if stdin:
-        def on_input() -> None:
-            data = os.read(fd, 65536)
-            if data:
-                asyncio.ensure_future(session.write(data))
-            else:
-                loop.remove_reader(fd)
-                asyncio.ensure_future(session.close_stdin())
-        loop.add_reader(fd, on_input)
+        _forward_stdin(loop, session, fd)
     _copy_output.offsets = {"stdout": 0, "stderr": 0}
     printer = asyncio.ensure_future(_copy_output(session))
     try:
         outcome = await session.finish(timeout=10 ** 9)
     finally:
-        if stdin:
-            loop.remove_reader(fd)
         if restore is not None:
             import termios
             termios.tcsetattr(fd, termios.TCSADRAIN, restore)
         printer.cancel()
     _flush(session, _copy_output.offsets)
     return outcome.exit_code
+
+
+def _forward_stdin(loop, session, fd: int) -> None:
+    """Copy stdin to the session from a daemon thread: files and /dev/null cannot be polled."""
+    import threading
+
+    def pump() -> None:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                asyncio.run_coroutine_threadsafe(session.close_stdin(), loop)
+                return
+            asyncio.run_coroutine_threadsafe(session.write(data), loop).result()
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
 
 
 async def _copy_output(session) -> None:

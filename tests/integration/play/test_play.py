@@ -304,3 +304,29 @@ spec:
         lambda: (s := play_env.pod("survivor")["status"]["containerStatuses"][0])
         ["restartCount"] == 1 and s["ready"] and s, "the restart by the new agent")
     assert restarted["lastState"]["terminated"]["exitCode"] == 137
+
+
+def test_exec_interactive_through_the_streaming_url(play_env, played):
+    import shlex
+    import subprocess
+    path = play_env.manifest("interactive.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: chatty}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: IMAGE, command: [sleep, "1000"]}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    from tests.integration.play.conftest import HULL
+    piped = subprocess.run([HULL, "--root", play_env.root, "exec", "-i", "chatty", "--", "sh",
+                            "-c", "cat; exit 6"], input="through stdin\n", capture_output=True,
+                           text=True, env=play_env.env, timeout=60)
+    assert (piped.returncode, piped.stdout) == (6, "through stdin\n")
+    command = " ".join(shlex.quote(a) for a in [HULL, "--root", play_env.root, "exec", "-it",
+                                                "chatty", "--", "sh", "-c", "tty; exit 3"])
+    tty = subprocess.run(["script", "-eqc", command, "/dev/null"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, env=play_env.env, timeout=60)
+    assert tty.returncode == 3
+    assert "/dev/pts/" in tty.stdout
