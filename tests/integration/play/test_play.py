@@ -269,12 +269,28 @@ spec:
 """)
     played.append(path)
     play_env.hull("play", path, "--wait")
-    out = play_env.hull("exec", "sleeper", "--", "sh", "-c", "hostname; pwd; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true; exit 4", check=False)
+    out = play_env.hull("exec", "sleeper", "--", "sh", "-c", "hostname; pwd; exit 4",
+                        check=False)
     assert out.returncode == 4
-    lines = out.stdout.split()
-    assert lines[:2] == ["napper", "/tmp"]
-    if len(lines) > 2:
-        assert lines[2] == str(48 << 20)
+    assert out.stdout.split() == ["napper", "/tmp"]
+    # resources reached the container's cgroups (v1 here): read them from the host
+    status = play_env.pod("sleeper")["status"]["containerStatuses"][0]
+    pid = container_pid(play_env, status["containerID"].split("://")[1])
+    paths = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for controller in controllers.split(","):
+                paths[controller] = path
+    memory = f"/sys/fs/cgroup/memory{paths['memory']}/memory.limit_in_bytes"
+    with open(memory) as f:
+        assert int(f.read()) == 48 << 20
+    cpu = f"/sys/fs/cgroup/cpu{paths['cpu']}"
+    with open(f"{cpu}/cpu.cfs_quota_us") as f:
+        assert int(f.read()) == 25000
+    with open(f"{cpu}/cpu.shares") as f:
+        assert int(f.read()) == 256      # request defaults to the limit: 250m -> 256 shares
+    assert paths["memory"].startswith(play_env.cgroup)
 
 
 def test_agent_restart_resumes_supervision(play_env, played):
