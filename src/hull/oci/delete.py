@@ -8,7 +8,7 @@ import os
 
 from hull import errors
 from hull.oci.log import NULL, Log
-from hull.oci.state import State, Store
+from hull.oci.state import STATE_FILE, State, Store, lock
 from hull.oci.status import Status
 
 _WAIT_MS = 10_000
@@ -21,6 +21,24 @@ def delete(store: Store, container_id: str, force: bool = False, log: Log = NULL
         if force:
             return
         raise
+    try:
+        guard = lock(state.dir)   # one writer at a time (a racing delete finds it gone)
+    except FileNotFoundError:
+        if force:
+            return
+        raise errors.NotFound(f"container {container_id} does not exist") from None
+    try:
+        _delete_locked(store, state, force, log)
+    finally:
+        os.close(guard)
+
+
+def _delete_locked(store: Store, state: State, force: bool, log: Log) -> None:
+    container_id = state.id
+    if not os.path.exists(os.path.join(state.dir, STATE_FILE)):
+        if force:
+            return   # a concurrent delete finished first
+        raise errors.NotFound(f"container {container_id} does not exist")
     manager = state.cgroup_manager()
     status = state.status(manager)
     if not status.can_delete() and not force:

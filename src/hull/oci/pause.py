@@ -5,11 +5,28 @@ from __future__ import annotations
 import os
 
 from hull import errors
-from hull.oci.state import Store
+from hull.oci.state import Store, lock
 
 
 def pause(store: Store, container_id: str) -> None:
     state = store.load(container_id)
+    guard = lock(state.dir)
+    try:
+        _pause(state, container_id)
+    finally:
+        os.close(guard)
+
+
+def resume(store: Store, container_id: str) -> None:
+    state = store.load(container_id)
+    guard = lock(state.dir)
+    try:
+        _resume(state, container_id)
+    finally:
+        os.close(guard)
+
+
+def _pause(state, container_id: str) -> None:
     manager = state.cgroup_manager()
     status = state.status(manager)
     if not status.can_pause():
@@ -24,8 +41,7 @@ def pause(store: Store, container_id: str) -> None:
         raise
 
 
-def resume(store: Store, container_id: str) -> None:
-    state = store.load(container_id)
+def _resume(state, container_id: str) -> None:
     manager = state.cgroup_manager()
     status = state.status(manager)
     if not status.can_resume():

@@ -3,9 +3,11 @@ linux.resources JSON document)."""
 
 from __future__ import annotations
 
+import os
+
 from hull import errors
 from hull.oci import jsonio
-from hull.oci.state import Store
+from hull.oci.state import Store, lock
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
           "g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40}
@@ -72,6 +74,14 @@ def resources_from_text(text: str, source: str) -> dict:
 
 def update(store: Store, container_id: str, resources: dict) -> None:
     state = store.load(container_id)
+    guard = lock(state.dir)   # the state file is rewritten: one writer at a time
+    try:
+        _update(store, state, container_id, resources)
+    finally:
+        os.close(guard)
+
+
+def _update(store: Store, state, container_id: str, resources: dict) -> None:
     manager = state.cgroup_manager()
     status = state.status(manager)
     if not status.can_update():
