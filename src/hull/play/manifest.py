@@ -45,8 +45,9 @@ def load_text(text: str, name: str = "<stdin>") -> Manifest:
             _load_document(doc, source, manifest)
         except errors.InvalidArgument as e:
             problems.append(str(e))
-    if problems:
-        raise errors.InvalidArgument("\n".join(problems))
+    if problems:  # warnings first, as kubectl prints them before the error
+        raise errors.InvalidArgument("\n".join([f"Warning: {w}" for w in manifest.warnings]
+                                               + problems))
     _check_unique(manifest)
     return manifest
 

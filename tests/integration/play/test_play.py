@@ -346,3 +346,24 @@ spec:
                          capture_output=True, text=True, env=play_env.env, timeout=60)
     assert tty.returncode == 3
     assert "/dev/pts/" in tty.stdout
+
+
+def test_host_network_pod_sees_the_host(play_env, played):
+    path = play_env.manifest("hostnet.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  restartPolicy: Never
+  containers: [{name: c, image: IMAGE, command: [sh, -c, "hostname; ls /sys/class/net"]}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    lines = play_env.hull("logs", "hostnet").stdout.split()
+    assert lines[0] == os.uname().nodename
+    host_links = set(os.listdir("/sys/class/net"))
+    # links come and go as other tests run; most of the host's must be visible
+    assert len(host_links & set(lines[1:])) >= max(1, len(host_links) // 2)
+    wide = play_env.hull("get", "pods", "hostnet", "-o", "wide").stdout.splitlines()[1].split()
+    assert wide[5] == "host"

@@ -175,3 +175,11 @@ def test_examples_load_cleanly():
     for path in files:
         m = manifest.load_file(path)
         assert m.pods and m.warnings == [], path
+
+
+def test_warnings_kept_when_another_document_fails():
+    text = POD.replace("image: busybox:1", "image: busybox:1\n    imagee: typo") + "---\n" + \
+        POD.replace("name: web", "name: web2").replace("hostPort: 8080", "hostPort: -1")
+    message = error_of(text)
+    assert message.startswith("Warning: ") and 'unknown field "spec.containers[0].imagee"' in message
+    assert '"web2" is invalid' in message
