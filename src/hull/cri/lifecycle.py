@@ -159,9 +159,16 @@ async def stop(d, c: Container, timeout: int) -> None:
     record_exit(d, c, exit)
     # as containerd deletes the task on stop: the runtime's state and cgroup go now,
     # so RemoveContainer/RemovePodSandbox only drop files
-    await d.blocking(runtime.delete, c.id)
+    await d.blocking(_after_exit, d, runtime, c)
     c.extra["runtime_deleted"] = True
     d.store.save_container(c)
+
+
+def _after_exit(d, runtime, c: Container) -> None:
+    from hull.cri import rootfs
+
+    runtime.delete(c.id)
+    rootfs.unmount_all(d, c)   # the snapshot itself stays until RemoveContainer
 
 
 def release_sync(d, c: Container) -> None:

@@ -65,6 +65,12 @@ def image_volumes(d, c: Container, rro: bool, stack: contextlib.ExitStack) -> li
     return found
 
 
+def unmount_all(d, c: Container) -> None:
+    """Unmount the container's rootfs and image volumes; idempotent."""
+    for _, target in reversed(c.extra.get("rootfs_keys") or _all_possible_keys(d, c)):
+        _quietly(d.images.unmount_rootfs, target)
+
+
 def release(d, c: Container) -> None:
     """Unmount and remove every rootfs the container took; idempotent."""
     keys = c.extra.get("rootfs_keys") or _all_possible_keys(d, c)
