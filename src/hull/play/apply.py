@@ -88,14 +88,7 @@ def check_references(state: State, manifest: Manifest) -> None:
 
 
 def _known_objects(state: State, manifest: Manifest, namespace: str):
-    from hull.play.model import ConfigMap, Secret
-    from hull.play.state import decode_bytes
-    config_maps, secrets = {}, {}
-    for kind, store, cls in (("ConfigMap", config_maps, ConfigMap), ("Secret", secrets, Secret)):
-        for row in state.objects(kind):
-            ns, name = row["key"].split("/", 1)
-            if ns == namespace:
-                store[name] = cls(name, ns, decode_bytes(json.loads(row["data"])))
+    config_maps, secrets = state.config_objects(namespace)
     config_maps.update({c.name: c for c in manifest.config_maps if c.namespace == namespace})
     secrets.update({s.name: s for s in manifest.secrets if s.namespace == namespace})
     return config_maps, secrets

@@ -129,6 +129,24 @@ class State:
         return self.db.execute("SELECT * FROM objects WHERE kind=? AND file=?",
                                (kind, file)).fetchall()
 
+    def namespace_objects(self, kind: str, namespace: str) -> dict[str, dict]:
+        """name -> stored data of one kind's objects in ``namespace``."""
+        found = {}
+        for row in self.objects(kind):
+            ns, name = row["key"].split("/", 1)
+            if ns == namespace:
+                found[name] = json.loads(row["data"])
+        return found
+
+    def config_objects(self, namespace: str):
+        """(ConfigMaps, Secrets) of ``namespace`` as model objects, by name."""
+        from hull.play.model import ConfigMap, Secret
+        config_maps = {name: ConfigMap(name, namespace, decode_bytes(data))
+                       for name, data in self.namespace_objects("ConfigMap", namespace).items()}
+        secrets = {name: Secret(name, namespace, decode_bytes(data))
+                   for name, data in self.namespace_objects("Secret", namespace).items()}
+        return config_maps, secrets
+
     def delete_object(self, kind: str, key: str) -> None:
         self.db.execute("DELETE FROM objects WHERE kind=? AND key=?", (kind, key))
 

@@ -23,8 +23,8 @@ from hull import errors
 from hull._generated import api_pb2 as api
 from hull.play import probes, translate, volumes
 from hull.play.backoff import Backoff
-from hull.play.model import ConfigMap, Pod, Secret
-from hull.play.state import Paths, State, decode_bytes
+from hull.play.model import Pod
+from hull.play.state import Paths, State
 
 log = logging.getLogger(__name__)
 
@@ -77,30 +77,15 @@ class PodWorker:
         return status.state == api.SANDBOX_READY
 
     def context(self, row, pod: Pod) -> translate.PodContext:
-        config_maps, secrets = self._objects(pod.namespace)
+        config_maps, secrets = self.state.config_objects(pod.namespace)
         return translate.PodContext(
             pod=pod, uid=row["uid"],
             log_directory=self.paths.log_dir(pod.namespace, pod.name, row["uid"]),
             config_maps=config_maps, secrets=secrets, pod_ip=row["pod_ip"],
             attempt=row["attempt"])
 
-    def _objects(self, namespace: str):
-        config_maps, secrets = {}, {}
-        for kind, store, cls in (("ConfigMap", config_maps, ConfigMap),
-                                 ("Secret", secrets, Secret)):
-            for obj in self.state.objects(kind):
-                ns, name = obj["key"].split("/", 1)
-                if ns == namespace:
-                    store[name] = cls(name, ns, decode_bytes(json.loads(obj["data"])))
-        return config_maps, secrets
-
     def _claims(self, namespace: str) -> dict[str, dict]:
-        claims = {}
-        for obj in self.state.objects("PersistentVolumeClaim"):
-            ns, name = obj["key"].split("/", 1)
-            if ns == namespace:
-                claims[name] = json.loads(obj["data"])
-        return claims
+        return self.state.namespace_objects("PersistentVolumeClaim", namespace)
 
     def _csi(self, pod: Pod):
         if any(v.get("persistentVolumeClaim") is not None for v in pod.spec.get("volumes") or []):
@@ -182,6 +167,9 @@ class PodWorker:
             elif c["state"] == WAITING or self._should_restart(pod, c):
                 self._maybe_start(row, pod, spec, c, path)
         self._set_phase(pod, self._rows())
+
+    def _row(self, name: str):
+        return self._rows()[name]
 
     def _rows(self) -> dict:
         return {c["name"]: c for c in self.state.containers(self.key)}
@@ -266,8 +254,7 @@ class PodWorker:
                                     started=0, ready=0)
         self.event("Normal", "Started", c["name"], f"Started container {c['name']}")
         self.next_wake = time.time()   # probes and readiness next, without waiting a tick
-        self._observe(row, pod, self.state.containers(self.key)[
-            [x["name"] for x in self.state.containers(self.key)].index(c["name"])])
+        self._observe(row, pod, self._row(c["name"]))
 
     def _forget_previous(self, container_id: str) -> None:
         """Remove the container before the previous one: kubelet keeps one dead instance."""
@@ -346,8 +333,7 @@ class PodWorker:
             grace = prober.probe.get("terminationGracePeriodSeconds",
                                      pod.spec.get("terminationGracePeriodSeconds", 30))
             self._stop_container(c["container_id"], grace)
-            self._observe(row, pod, self.state.containers(self.key)[
-                [x["name"] for x in self.state.containers(self.key)].index(c["name"])])
+            self._observe(row, pod, self._row(c["name"]))
             return True
         return False
 
