@@ -367,3 +367,50 @@ spec:
     assert len(host_links & set(lines[1:])) >= max(1, len(host_links) // 2)
     wide = play_env.hull("get", "pods", "hostnet", "-o", "wide").stdout.splitlines()[1].split()
     assert wide[5] == "host"
+
+
+def test_startup_probe_holds_back_liveness(play_env, played):
+    path = play_env.manifest("startup.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: slowstart}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: IMAGE
+    command: [sh, -c, "sleep 1.5; touch /tmp/started; exec sleep 1000"]
+    startupProbe: {exec: {command: [test, -f, /tmp/started]}, periodSeconds: 1, failureThreshold: 10}
+    livenessProbe: {exec: {command: [test, -f, /tmp/started]}, periodSeconds: 1, failureThreshold: 1}
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait", "--timeout", "30")
+    status = play_env.pod("slowstart")["status"]["containerStatuses"][0]
+    assert status["ready"] and status["restartCount"] == 0
+    described = play_env.hull("describe", "pod", "slowstart").stdout
+    assert "Startup probe failed" in described          # it did fail before the file existed
+    assert "Liveness probe failed" not in described     # and liveness waited for it
+
+
+def test_failed_init_container_retried_on_failure_policy(play_env, played):
+    path = play_env.manifest("retry.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: retry}
+spec:
+  restartPolicy: OnFailure
+  terminationGracePeriodSeconds: 0
+  initContainers:
+  - {name: flaky, image: IMAGE, command: [sh, -c, "test -f /w/tried && exit 0; touch /w/tried; exit 1"],
+     volumeMounts: [{name: w, mountPath: /w}]}
+  containers:
+  - {name: c, image: IMAGE, command: [sleep, "1000"]}
+  volumes: [{name: w, emptyDir: {}}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait", "--timeout", "30")
+    pod = play_env.pod("retry")
+    init = pod["status"]["initContainerStatuses"][0]
+    assert init["restartCount"] == 1
+    assert init["state"]["terminated"]["exitCode"] == 0
+    assert pod["status"]["containerStatuses"][0]["ready"]
