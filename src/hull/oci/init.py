@@ -143,6 +143,7 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
         from hull.sys import ns
 
         ns.set_parent_death_signal(0)   # our parent (the child stage) exits now
+        _die_on_termination_signals()
         os.setsid()
         _prepare(plan, channel)
         _ready(plan, channel)
@@ -151,6 +152,19 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
         channel.report(e)
     finally:
         os._exit(CHILD_FAILED)
+
+
+def _die_on_termination_signals() -> None:
+    """As pid 1 of a pid namespace, the init only receives signals it handles:
+    without handlers ``kill ID TERM`` on a created container would do nothing.
+    execve resets handled signals to their defaults for the real process."""
+    import _signal
+
+    def die(number, _frame):
+        os._exit(128 + number)
+
+    for number in (1, 2, 3, 10, 12, 15):   # HUP INT QUIT USR1 USR2 TERM
+        _signal.signal(number, die)
 
 
 def _prepare(plan: InitPlan, channel: Channel) -> None:

@@ -170,3 +170,10 @@ def test_list_and_ps(runtime, bundle):
     assert "sleep 100" in ps
     assert runtime("ps", "-f", "json", "hull-oci-ls").stdout.strip() == \
         f"[{runtime.state('hull-oci-ls')['pid']}]"
+
+
+def test_term_stops_a_created_container(runtime, bundle):
+    runtime.create("hull-oci-term", bundle)
+    runtime("kill", "hull-oci-term", "TERM")
+    wait_for(lambda: runtime.status("hull-oci-term") == "stopped")
+    runtime("delete", "hull-oci-term")
