@@ -414,3 +414,29 @@ spec:
     assert init["restartCount"] == 1
     assert init["state"]["terminated"]["exitCode"] == 0
     assert pod["status"]["containerStatuses"][0]["ready"]
+
+
+def test_host_path_volume_shared_with_the_host(play_env, played):
+    shared = os.path.join(play_env.root, "shared-dir")
+    path = play_env.manifest("hostpath.yaml", f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: hostpath}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: IMAGE
+    command: [sh, -c, "echo from-pod > /host/out; touch /ro/x 2>/dev/null && echo writable || echo read-only"]
+    volumeMounts:
+    - {{name: h, mountPath: /host}}
+    - {{name: h, mountPath: /ro, readOnly: true}}
+  volumes: [{{name: h, hostPath: {{path: {shared}, type: DirectoryOrCreate}}}}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    with open(os.path.join(shared, "out")) as f:
+        assert f.read() == "from-pod\n"
+    assert play_env.hull("logs", "hostpath").stdout.strip() == "read-only"
+    play_env.hull("down", path)
+    assert os.path.exists(os.path.join(shared, "out"))   # host data is the host's
