@@ -25,8 +25,9 @@ from hull._generated import api_pb2_grpc as api_grpc
 DEFAULT_UID_PREFIX = "cri-test-uid"
 DEFAULT_NAMESPACE_PREFIX = "cri-test-namespace"
 DEFAULT_ATTEMPT = 2
-DEFAULT_POD_LABELS = {"io.kubernetes.pod.namespace": "cri-test",
-                      "io.kubernetes.pod.name": "cri-test-pod"}
+DEFAULT_POD_LABELS: dict[str, str] = {}      # framework.DefaultLinuxPodLabels
+DEFAULT_CONTAINER_COMMAND = ["top"]            # framework.DefaultLinuxContainerCommand
+DEFAULT_PAUSE_COMMAND = ["sh", "-c", "top"]    # framework.DefaultLinuxPauseCommand
 
 
 def new_uuid() -> str:
@@ -72,7 +73,7 @@ def container_metadata(name: str, attempt: int = DEFAULT_ATTEMPT) -> api.Contain
     return api.ContainerMetadata(name=name, attempt=attempt)
 
 
-def pod_config(prefix: str = "PodSandbox-for-create-container-", *, log_directory: str = "",
+def pod_config(prefix: str = "create-PodSandbox-for-container-", *, log_directory: str = "",
                cgroup_parent: str = "", **fields) -> api.PodSandboxConfig:
     """critest's CreatePodSandboxForContainer config; extra fields go to PodSandboxConfig."""
     name = prefix + new_uuid()

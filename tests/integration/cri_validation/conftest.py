@@ -204,13 +204,14 @@ class Framework:
         return cid
 
     def default_container(self, pod_id, pod_config, prefix: str, **fields) -> str:
-        """framework.CreateDefaultContainer: busybox running pauseCmd (sh -c top)."""
-        config = cri.container_config(prefix, images.BUSYBOX, PAUSE_CMD, **fields)
+        """framework.CreateDefaultContainer: the test image running DefaultContainerCommand."""
+        config = cri.container_config(prefix, images.BUSYBOX, cri.DEFAULT_CONTAINER_COMMAND,
+                                      **fields)
         return self.create_container(pod_id, pod_config, config)
 
     def pause_container(self, pod_id, pod_config, prefix: str) -> str:
-        """framework.CreatePauseContainer: the pause image, no command."""
-        config = cri.container_config(prefix, images.PAUSE)
+        """framework.CreatePauseContainer: the test image running DefaultPauseCommand."""
+        config = cri.container_config(prefix, images.BUSYBOX, cri.DEFAULT_PAUSE_COMMAND)
         return self.create_container(pod_id, pod_config, config)
 
     def start(self, cid: str) -> None:

@@ -11,7 +11,6 @@ registry, so the tests use critest's exact image names:
 critest image                                              stand-in
 =========================================================  ===================================
 registry.k8s.io/e2e-test-images/busybox:1.29-2             busybox-static rootfs
-registry.k8s.io/pause:3.10                                 busybox, shell loop ending on TERM
 registry.k8s.io/e2e-test-images/nginx:1.14-2               C ``nginx`` master: pid file, titled
                                                            ``nginx: master process``, runs
                                                            busybox httpd on :80
@@ -37,7 +36,6 @@ from hull.testing.registry import push_image
 E2E = "registry.k8s.io/e2e-test-images"
 STAGING = "gcr.io/k8s-staging-cri-tools"
 BUSYBOX = f"{E2E}/busybox:1.29-2"
-PAUSE = "registry.k8s.io/pause:3.10"
 NGINX = f"{E2E}/nginx:1.14-2"
 HTTPD = f"{E2E}/httpd:2.4.39-4"
 NONEWPRIVS = f"{E2E}/nonewprivs:1.3"
@@ -207,8 +205,6 @@ def build_all(factory: ImageFactory) -> dict[str, str]:
     f.push("busybox", BUSYBOX, f"{STAGING}/test-image-tag:test", f"{STAGING}/test-image-latest:latest",
            f"{STAGING}/test-image-tag:all", f"{STAGING}/test-image-digest:latest",
            *(f"{STAGING}/test-image-tags:{n}" for n in (1, 2, 3)))
-    f.build(root, "pause", {"Cmd": ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 1; done"]})
-    f.push("pause", PAUSE)
     www = root / "www"
     www.mkdir()
     (www / "index.html").write_text("<html><body>It works!</body></html>\n")
