@@ -176,3 +176,27 @@ def run_output(runtime: Runtime, bundle: Bundle, container_id: str, *args: str) 
     if result.returncode != 0 and result.stderr:
         text += result.stderr
     return result.returncode, text
+
+
+def receive_one_fd(path: str):
+    """Listen on unix socket ``path`` in a thread; the first connection's message
+    and fds land in the returned dict (keys "message", "fds"). Join the thread."""
+    import socket
+    import threading
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    received: dict = {}
+
+    def accept():
+        try:
+            conn, _ = server.accept()
+            with conn:
+                received["message"], received["fds"], _, _ = socket.recv_fds(conn, 65536, 4)
+        finally:
+            server.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    return thread, received

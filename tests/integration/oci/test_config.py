@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.integration.oci.conftest import run_output
+from tests.integration.oci.conftest import receive_one_fd, run_output
 
 pytestmark = pytest.mark.root
 
@@ -250,23 +250,9 @@ def test_every_oci_version_accepted(runtime, bundle):
 
 def test_seccomp_notify_listener_gets_the_fd(runtime, bundle, tmp_path):
     import json as jsonlib
-    import socket
-    import threading
 
     path = str(tmp_path / "agent.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-    got = {}
-
-    def agent():
-        conn, _ = server.accept()
-        message, fds, _, _ = socket.recv_fds(conn, 65536, 4)
-        got["message"], got["fds"] = jsonlib.loads(message), fds
-        conn.close()
-
-    thread = threading.Thread(target=agent, daemon=True)
-    thread.start()
+    thread, got = receive_one_fd(path)
     bundle.linux["seccomp"] = {
         "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path, "listenerMetadata": "meta",
         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
@@ -275,11 +261,11 @@ def test_seccomp_notify_listener_gets_the_fd(runtime, bundle, tmp_path):
         runtime.create("hull-oci-notify", bundle)
         runtime("start", "hull-oci-notify")   # noNewPrivileges: loaded right before exec
         thread.join(10)
-        assert got["message"]["fds"] == ["seccompFd"]
-        assert got["message"]["metadata"] == "meta"
-        assert got["message"]["state"]["id"] == "hull-oci-notify"
+        message = jsonlib.loads(got["message"])
+        assert message["fds"] == ["seccompFd"]
+        assert message["metadata"] == "meta"
+        assert message["state"]["id"] == "hull-oci-notify"
         assert len(got["fds"]) == 1
     finally:
-        server.close()
         for fd in got.get("fds", []):
             os.close(fd)

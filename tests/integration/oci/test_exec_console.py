@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
-import threading
 
 import pytest
 
-from hull.sys.console import receive_fd
-from tests.integration.oci.conftest import wait_for
+from tests.integration.oci.conftest import receive_one_fd, wait_for
 
 pytestmark = pytest.mark.root
 
@@ -72,23 +69,6 @@ def test_exec_joins_every_namespace_and_the_cgroup(runtime, running):
     assert ours == theirs
 
 
-def _console_server(path: str):
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(1)
-    received = {}
-
-    def accept():
-        conn, _ = server.accept()
-        received["fd"], received["name"] = receive_fd(conn.fileno())
-        conn.close()
-        server.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    return thread, received
-
-
 def read_until(fd: int, needle: bytes, limit: int = 1 << 16) -> bytes:
     data = b""
     while needle not in data and len(data) < limit:
@@ -101,13 +81,13 @@ def read_until(fd: int, needle: bytes, limit: int = 1 << 16) -> bytes:
 
 def test_console_socket_gets_the_pty_master(runtime, bundle, tmp_path):
     path = str(tmp_path / "console.sock")
-    thread, received = _console_server(path)
+    thread, received = receive_one_fd(path)
     bundle.process["terminal"] = True
     bundle.process["consoleSize"] = {"height": 30, "width": 100}
     bundle.args("sh", "-c", "tty; stty size; echo done-$((6*7)); sleep 100")
     runtime.create("hull-oci-tty", bundle, "--console-socket", path)
     thread.join(10)
-    master = received["fd"]
+    master = received["fds"][0]
     try:
         runtime("start", "hull-oci-tty")
         output = read_until(master, b"done-42")
@@ -120,15 +100,15 @@ def test_console_socket_gets_the_pty_master(runtime, bundle, tmp_path):
 
 def test_exec_tty_with_console_socket(runtime, running, tmp_path):
     path = str(tmp_path / "exec-console.sock")
-    thread, received = _console_server(path)
+    thread, received = receive_one_fd(path)
     runtime("exec", "-t", "-d", "--console-socket", path, running, "sh", "-c",
             "tty; echo exec-tty-ok; sleep 100")
     thread.join(10)
     try:
-        output = read_until(received["fd"], b"exec-tty-ok")
+        output = read_until(received["fds"][0], b"exec-tty-ok")
         assert b"exec-tty-ok" in output and b"/dev/pts/" in output
     finally:
-        os.close(received["fd"])
+        os.close(received["fds"][0])
 
 
 def test_preserve_fds(runtime, bundle):
