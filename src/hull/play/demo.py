@@ -37,22 +37,30 @@ class Demo:
 
     def step(self, title: str, why: str = "") -> None:
         self.step_no += 1
-        print(f"\n\033[1m{self.step_no}. {title}\033[0m", flush=True)
+        bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+        print(f"\n{bold}{self.step_no}. {title}{plain}", flush=True)
         if why:
             for line in why.splitlines():
                 print(f"   {line}", flush=True)
 
-    def run(self, *args: str, show: bool = True, check: bool = True) -> str:
+    def run(self, *args: str, show: bool = True, check: bool = True,
+            only_from: str = "") -> str:
+        """Run hull; show the command and its output (from the line starting ``only_from``)."""
         cmd = self.hull + list(args)
         if show:
             print(f"   $ hull {' '.join(args)}", flush=True)
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
-        output = (proc.stdout + proc.stderr).rstrip()
-        if show and output:
-            print("\n".join(f"     {line}" for line in output.splitlines()), flush=True)
+        # shown output interleaves stderr with stdout in the order it was written
+        proc = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, text=True,
+                              stderr=subprocess.STDOUT if show else subprocess.PIPE)
+        lines = proc.stdout.rstrip().splitlines()
+        if only_from:
+            start = next((i for i, line in enumerate(lines) if line.startswith(only_from)), 0)
+            lines = (["..."] if start else []) + lines[start:]
+        if show and lines:
+            print("\n".join(f"     {line}" for line in lines), flush=True)
         if check and proc.returncode != 0:
             raise SystemExit(f"demo: `hull {' '.join(args)}` failed with exit code "
-                             f"{proc.returncode}")
+                             f"{proc.returncode}:\n{proc.stdout}{proc.stderr or ''}")
         return proc.stdout
 
     def pods(self) -> dict:
@@ -82,7 +90,7 @@ def play(demo: Demo) -> None:
     demo.step("Play examples/web.yaml",
               "The file holds a PersistentVolumeClaim, a ConfigMap and a Pod: an init container\n"
               "writes the page onto the claim, then busybox httpd serves it on hostPort "
-              f"{HOST_PORT}.\nhull starts hulld (its CRI server), hull-csi (storage) and its "
+              f"{HOST_PORT};\na liveness probe fetches the page every 2 s. hull starts hulld (its CRI server), hull-csi (storage) and its "
               "agent (restarts, probes) as needed.")
     start = time.monotonic()
     demo.run("play", EXAMPLE, "--wait", "--timeout", "120")
@@ -132,7 +140,7 @@ def crash(demo: Demo) -> None:
     last = status.get("lastState", {}).get("terminated", {})
     print(f"   restart count {before['restartCount']} -> {status['restartCount']}; "
           f"the last instance ended with exit code {last.get('exitCode')} ({last.get('reason')})")
-    demo.run("describe", "pod", "web")
+    demo.run("describe", "pod", "web", only_from="Events:")
 
 
 def down(demo: Demo) -> None:
