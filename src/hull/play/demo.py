@@ -90,8 +90,8 @@ def play(demo: Demo) -> None:
     demo.step("Play examples/web.yaml",
               "The file holds a PersistentVolumeClaim, a ConfigMap and a Pod: an init container\n"
               "writes the page onto the claim, then busybox httpd serves it on hostPort "
-              f"{HOST_PORT};\na liveness probe fetches the page every 2 s. hull starts hulld (its CRI server), hull-csi (storage) and its "
-              "agent (restarts, probes) as needed.")
+              f"{HOST_PORT};\na liveness probe fetches the page every 2 s. hull starts hulld (its CRI "
+              "server),\nhull-csi (storage) and its agent (restarts, probes) as needed.")
     start = time.monotonic()
     demo.run("play", EXAMPLE, "--wait", "--timeout", "120")
     print(f"   (ready in {time.monotonic() - start:.1f} s, daemons' start-up included)")
