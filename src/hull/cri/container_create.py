@@ -51,6 +51,21 @@ def log_path(sb, config: api.ContainerConfig) -> str:
     return os.path.join(sb.config.log_directory, config.log_path)
 
 
+def resolve_image_volumes(d, config: api.ContainerConfig) -> None:
+    """Check image volumes and record each one's image id (reported in ContainerStatus)."""
+    for m in config.mounts:
+        if not (m.HasField("image") and m.image.image):
+            continue
+        if not m.readonly:
+            raise InvalidArgument(f"cannot create container {config.metadata.name}: image volume "
+                                  f"{m.image.image} at {m.container_path} must be read-only")
+        if m.host_path:
+            raise InvalidArgument(f"cannot create container {config.metadata.name}: mount "
+                                  f"{m.container_path} names both an image and a host path")
+        found = rootfs.lookup_image(d, m.image.image, f"mount image volume at {m.container_path}")
+        m.image.image_ref = found.id
+
+
 def make_mount_points(rootfs: str, mounts: list[dict]) -> None:
     """Create missing bind-mount targets in the writable layer now, as root.
 
@@ -126,6 +141,7 @@ async def handle(d, request: api.CreateContainerRequest, ctx) -> api.CreateConta
                               f"container needs a privileged pod sandbox")
     image = rootfs.lookup_image(d, config.image.image,
                                 f"create container {config.metadata.name}")
+    await d.blocking(resolve_image_volumes, d, config)
     c = Container(id=secrets.token_hex(32), sandbox_id=sb.id,
                   name=container_name(sb.id, config.metadata), config=config,
                   image_id=image.id, image_ref=image.id, image_name=config.image.image,

@@ -10,20 +10,22 @@ from hull.cri.store import require_container
 from hull.errors import FailedPrecondition
 
 
-def run(d, c) -> int:
+def run(d, c) -> tuple[int, int]:
+    """(pid, when the process was started, in ns)."""
     runtime = d.runtime(c.runtime_handler)
     config = c.config
     pid = runtime.create(CreateRequest(container_id=c.id, name=config.metadata.name,
                                        bundle=lifecycle.bundle(d, c), log_path=c.log_path,
                                        stdin=config.stdin, stdin_once=config.stdin_once,
                                        tty=config.tty))
+    started = now_ns()   # before `start`: a quick process may exit before it returns
     try:
         runtime.start(c.id)
     except BaseException:
         runtime.kill(c.id, 9, True)
         runtime.delete(c.id)
         raise
-    return pid
+    return pid, started
 
 
 async def handle(d, request: api.StartContainerRequest, ctx) -> api.StartContainerResponse:
@@ -38,13 +40,13 @@ async def handle(d, request: api.StartContainerRequest, ctx) -> api.StartContain
             raise FailedPrecondition(f"cannot start container {c.id}: its pod sandbox is not "
                                      f"ready")
         try:
-            c.pid = await d.blocking(run, d, c)
+            c.pid, c.started_at = await d.blocking(run, d, c)
         except Exception as e:
             c.state, c.finished_at, c.exit_code = ContainerState.EXITED, now_ns(), 128
             c.reason, c.message = "StartError", str(e)
             d.store.save_container(c)
             raise
-        c.state, c.started_at = ContainerState.RUNNING, now_ns()
+        c.state = ContainerState.RUNNING
         d.store.save_container(c)
         lifecycle.publish(d, c, api.CONTAINER_STARTED_EVENT)
     return api.StartContainerResponse()

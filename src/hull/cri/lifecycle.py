@@ -36,7 +36,7 @@ def publish(d, c: Container, kind: int) -> None:
 def record_exit(d, c: Container, exit: Exit) -> None:
     c.state = ContainerState.EXITED
     c.exit_code = exit.exit_code
-    c.finished_at = exit.finished_at or now_ns()
+    c.finished_at = max(exit.finished_at or now_ns(), c.started_at)
     if exit.oom_killed:
         c.reason = "OOMKilled"
     elif not c.reason:

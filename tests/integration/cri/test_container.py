@@ -260,8 +260,14 @@ def test_image_volume_mount(pods):
     assert pods.exec(cid, "ls", "/vol/bin/busybox").exit_code == 0
     assert pods.exec(cid, "touch", "/vol/x").exit_code != 0
     sub = pods.container(sid, cfg, mounts=[api.Mount(
-        container_path="/etcvol", image=api.ImageSpec(image=IMAGE), image_sub_path="etc")])
+        container_path="/etcvol", image=api.ImageSpec(image=IMAGE), image_sub_path="etc",
+        readonly=True)])
     assert b"root:x:0:0" in pods.exec(sub, "cat", "/etcvol/passwd").stdout
+    mount = pods.status(sub).mounts[0]
+    assert mount.image.image_ref == pods.status(sub).image_id     # the volume image's id
+    writable = api.Mount(container_path="/w", image=api.ImageSpec(image=IMAGE))
+    assert code_of(pods.container, sid, cfg, mounts=[writable]) == \
+        grpc.StatusCode.INVALID_ARGUMENT      # image volumes are read-only by definition
 
 
 def test_devices(pods):
