@@ -164,11 +164,21 @@ def _mount_cgroup(plan: RootfsPlan, root_fd: int, destination: str,
     target = sysmounts.ensure_in_root(root_fd, destination, True)
     try:
         if not hierarchies and unified:
-            sysmounts.mount_on_fd("cgroup2", target, "cgroup2", flags)
+            if plan.new_cgroupns:
+                sysmounts.mount_on_fd("cgroup2", target, "cgroup2", flags)
+            else:  # no namespace of its own: show only its cgroup, not the host's tree
+                inner = _own_cgroups().get("", "/").lstrip("/")
+                source = os.path.normpath(os.path.join(unified, inner))
+                sysmounts.mount_on_fd(source, target, None, MS_BIND | MS_REC)
+            if not plan.new_cgroupns and flags & MS_RDONLY:
+                os.close(target)
+                target = -1
+                _remount_readonly(root_fd, destination)
             return
         sysmounts.mount_on_fd("tmpfs", target, "tmpfs", flags & ~MS_RDONLY, "mode=755")
     finally:
-        os.close(target)
+        if target >= 0:
+            os.close(target)
     own = _own_cgroups()
     for name, (mount_point, root) in hierarchies.items():
         sub = f"{destination.rstrip('/')}/{name}"
@@ -213,6 +223,7 @@ def _cgroup_hierarchies() -> tuple[dict[str, tuple[str, str]], str | None]:
 
 
 def _own_cgroups() -> dict[str, str]:
+    """/proc/self/cgroup as hierarchy -> path ("" is the cgroup2 entry)."""
     own = {}
     with open("/proc/self/cgroup") as f:
         for line in f:
