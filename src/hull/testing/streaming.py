@@ -110,6 +110,7 @@ class RemoteCommand:
     closer: object = None
     _tasks: list = field(default_factory=list)
     _output: asyncio.Event = field(default_factory=asyncio.Event)
+    _buffers: dict = field(default_factory=dict)
 
     @classmethod
     async def open(cls, url: str, transport: str, *, stdin: bool = False, stdout: bool = True,
@@ -159,7 +160,8 @@ class RemoteCommand:
             chunk = await channel.read()
             if not chunk:
                 return
-            setattr(self.outcome, name, getattr(self.outcome, name) + chunk)
+            self._buffers.setdefault(name, bytearray()).extend(chunk)   # linear, not O(n^2)
+            setattr(self.outcome, name, self._buffers[name])
             self._output.set()
 
     async def write(self, data: bytes) -> None:
@@ -188,6 +190,8 @@ class RemoteCommand:
         collectors = [t for t in self._tasks[1:]]
         await asyncio.wait_for(asyncio.gather(*collectors), timeout)
         await self.close()
+        for name, buffer in self._buffers.items():
+            setattr(self.outcome, name, bytes(buffer))
         return self.outcome
 
     async def close(self) -> None:
@@ -255,22 +259,22 @@ class PortForward:
 
 async def read_all(channel, timeout: float = 20.0) -> bytes:
     async def body() -> bytes:
-        out = b""
+        out = bytearray()
         while True:
             chunk = await channel.read()
             if not chunk:
-                return out
+                return bytes(out)
             out += chunk
     return await asyncio.wait_for(body(), timeout)
 
 
 async def read_until(channel, needle: bytes, timeout: float = 20.0) -> bytes:
     async def body() -> bytes:
-        out = b""
+        out = bytearray()
         while needle not in out:
             chunk = await channel.read()
             if not chunk:
                 break
             out += chunk
-        return out
+        return bytes(out)
     return await asyncio.wait_for(body(), timeout)
