@@ -143,6 +143,7 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
         from hull.sys import ns
 
         ns.set_parent_death_signal(0)   # our parent (the child stage) exits now
+        _name_process(b"hull-runc:init")   # what ps shows while it waits for start
         _die_on_termination_signals()
         os.setsid()
         _prepare(plan, channel)
@@ -152,6 +153,14 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
         channel.report(e)
     finally:
         os._exit(CHILD_FAILED)
+
+
+def _name_process(name: bytes) -> None:
+    import ctypes
+
+    from hull.sys.libc import PR_SET_NAME, prctl
+
+    prctl(PR_SET_NAME, ctypes.cast(ctypes.c_char_p(name), ctypes.c_void_p).value)
 
 
 def _die_on_termination_signals() -> None:
