@@ -183,10 +183,35 @@ def say(message: str) -> None:
     print(f"hull: {message}", file=sys.stderr, flush=True)
 
 
+class _StartLock:
+    """One starter per root: two `hull play` at once must not both spawn a daemon."""
+
+    def __init__(self, ep: Endpoints, name: str):
+        self.path = os.path.join(ep.play_dir, f"{name}.lock")
+
+    def __enter__(self):
+        import fcntl
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)   # closing drops the lock
+        return False
+
+
 def ensure_hulld(ep: Endpoints, quiet: bool = False) -> Cri:
     cri = Cri(ep.socket)
     if cri.alive():
         return cri
+    with _StartLock(ep, "hulld"):
+        if cri.alive():
+            return cri
+        return _start_hulld(ep, cri, quiet)
+
+
+def _start_hulld(ep: Endpoints, cri: Cri, quiet: bool) -> Cri:
     ensure_network_config(ep)
     argv = [_bin("hulld"), "--socket", ep.socket, "--root", ep.root, "--state", ep.state,
             "--cni-conf-dir", ep.cni_conf_dir]
@@ -205,6 +230,13 @@ def ensure_csi(ep: Endpoints, quiet: bool = False) -> Csi:
     client = Csi(ep.csi_socket)
     if client.alive():
         return client
+    with _StartLock(ep, "hull-csi"):
+        if client.alive():
+            return client
+        return _start_csi(ep, client, quiet)
+
+
+def _start_csi(ep: Endpoints, client: Csi, quiet: bool) -> Csi:
     argv = [_bin("hull-csi"), "--endpoint", f"unix://{ep.csi_socket}",
             "--node-id", os.uname().nodename, "--root", ep.csi_root]
     if not quiet:
@@ -234,6 +266,11 @@ def ensure_agent(ep: Endpoints, quiet: bool = False) -> int:
     pid = agent_pid(ep)
     if pid:
         return pid
+    with _StartLock(ep, "agent"):
+        return agent_pid(ep) or _start_agent(ep, quiet)
+
+
+def _start_agent(ep: Endpoints, quiet: bool) -> int:
     if not quiet:
         say(f"starting the play agent (restarts and probes; log {ep.log_file('agent')})")
     argv = [sys.executable, "-m", "hull.play.agent", "--root", ep.root]

@@ -21,7 +21,7 @@ import grpc
 
 from hull import errors
 from hull._generated import api_pb2 as api
-from hull.play import probes, translate, volumes
+from hull.play import hooks, probes, translate, volumes
 from hull.play.backoff import Backoff
 from hull.play.model import Pod
 from hull.play.state import Paths, State
@@ -248,6 +248,8 @@ class PodWorker:
                                             timeout=120)
         except grpc.RpcError as e:
             self.event("Warning", "Failed", c["name"], f"Error: {_message(e)}")
+        else:
+            self._post_start(pod, spec, cid)
         self._forget_previous(c["previous_id"])
         self.state.update_container(self.key, c["name"], container_id=cid, previous_id=old,
                                     restarts=restarts, state=WAITING, reason="",
@@ -255,6 +257,29 @@ class PodWorker:
         self.event("Normal", "Started", c["name"], f"Started container {c['name']}")
         self.next_wake = time.time()   # probes and readiness next, without waiting a tick
         self._observe(row, pod, self._row(c["name"]))
+
+    def _post_start(self, pod: Pod, spec: dict, container_id: str) -> None:
+        handler = (spec.get("lifecycle") or {}).get("postStart")
+        if not handler:
+            return
+        row = self.state.pod(self.key)
+        result = hooks.run(handler, spec, container_id, row["pod_ip"], self.cri.runtime, 30)
+        if not result.ok:
+            self.event("Warning", "FailedPostStartHook", spec["name"], result.detail)
+            self._stop_container(container_id, 0)
+
+    def _pre_stop(self, pod: Pod, name: str, container_id: str, grace: float) -> float:
+        """Run the container's preStop hook; returns the grace period left for the stop."""
+        spec = next((c for c in pod.containers() if c["name"] == name), None)
+        handler = ((spec or {}).get("lifecycle") or {}).get("preStop")
+        if not handler:
+            return grace
+        start = time.monotonic()
+        row = self.state.pod(self.key)
+        result = hooks.run(handler, spec, container_id, row["pod_ip"], self.cri.runtime, grace)
+        if not result.ok:
+            self.event("Warning", "FailedPreStopHook", name, result.detail)
+        return max(0.0, grace - (time.monotonic() - start))
 
     def _forget_previous(self, container_id: str) -> None:
         """Remove the container before the previous one: kubelet keeps one dead instance."""
@@ -332,12 +357,13 @@ class PodWorker:
                        f"Container {c['name']} failed {label.lower()} probe, will be restarted")
             grace = prober.probe.get("terminationGracePeriodSeconds",
                                      pod.spec.get("terminationGracePeriodSeconds", 30))
+            grace = self._pre_stop(pod, c["name"], c["container_id"], grace)
             self._stop_container(c["container_id"], grace)
             self._observe(row, pod, self._row(c["name"]))
             return True
         return False
 
-    def _stop_container(self, container_id: str, grace: int) -> None:
+    def _stop_container(self, container_id: str, grace: float) -> None:
         try:
             self.cri.runtime.StopContainer(api.StopContainerRequest(container_id=container_id,
                                                                     timeout=int(grace)),
@@ -364,8 +390,8 @@ class PodWorker:
             if running:
                 self.event("Normal", "Killing", "", f"Stopping {len(running)} container(s), "
                            f"grace period {grace}s")
-            _parallel([lambda cid=c["container_id"]: self._stop_container(cid, grace)
-                       for c in running])
+            _parallel([lambda cid=c["container_id"], name=c["name"]: self._stop_container(
+                cid, self._pre_stop(pod, name, cid, grace)) for c in running])
             self._remove_sandbox(row["sandbox_id"])
         others = set()
         for other in self.state.pods():

@@ -440,3 +440,31 @@ spec:
     assert play_env.hull("logs", "hostpath").stdout.strip() == "read-only"
     play_env.hull("down", path)
     assert os.path.exists(os.path.join(shared, "out"))   # host data is the host's
+
+
+def test_lifecycle_hooks(play_env, played):
+    shared = os.path.join(play_env.root, "hooks-dir")
+    path = play_env.manifest("hooks.yaml", f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: hooks}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: c
+    image: IMAGE
+    command: [sleep, "1000"]
+    lifecycle:
+      postStart: {{exec: {{command: [sh, -c, "echo post > /h/post"]}}}}
+      preStop: {{exec: {{command: [sh, -c, "echo pre > /h/pre"]}}}}
+    volumeMounts: [{{name: h, mountPath: /h}}]
+  volumes: [{{name: h, hostPath: {{path: {shared}, type: DirectoryOrCreate}}}}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    with open(os.path.join(shared, "post")) as f:
+        assert f.read() == "post\n"
+    assert not os.path.exists(os.path.join(shared, "pre"))
+    play_env.hull("down", path)
+    with open(os.path.join(shared, "pre")) as f:
+        assert f.read() == "pre\n"
