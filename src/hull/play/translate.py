@@ -171,7 +171,7 @@ def container_config(ctx: PodContext, c: dict, attempt: int, path: str,
         image=api.ImageSpec(image=image_ref or c["image"], user_specified_image=c["image"]),
         command=command, args=args, working_dir=c.get("workingDir", ""),
         envs=[api.KeyValue(key=k, value=v) for k, v in env],
-        mounts=mounts(ctx, c, path),
+        mounts=mounts(ctx, c, path, dict(env)),
         labels={LABEL_POD: pod.name, LABEL_NAMESPACE: pod.namespace, LABEL_UID: ctx.uid,
                 LABEL_CONTAINER: c["name"], LABEL_PLAY: "1"},
         annotations={"io.kubernetes.container.restartCount": str(attempt)},
@@ -293,7 +293,8 @@ def expand_command(c: dict, env: dict[str, str]) -> tuple[list[str], list[str]]:
             [expand(a, env) for a in c.get("args") or []])
 
 
-def mounts(ctx: PodContext, c: dict, path: str) -> list[api.Mount]:
+def mounts(ctx: PodContext, c: dict, path: str, env: dict[str, str] | None = None
+           ) -> list[api.Mount]:
     result = []
     for i, m in enumerate(c.get("volumeMounts") or []):
         host = ctx.volume_paths.get(m["name"])
@@ -301,6 +302,12 @@ def mounts(ctx: PodContext, c: dict, path: str) -> list[api.Mount]:
             raise errors.NotFound(f"{path}.volumeMounts[{i}].name: Not found: \"{m['name']}\"")
         if m.get("subPath"):
             host = ensure_sub_path(host, m["subPath"], f"{path}.volumeMounts[{i}].subPath")
+        elif m.get("subPathExpr"):   # $(VAR) from the container's env, as kubelet expands it
+            sub = expand(m["subPathExpr"], env or {})
+            if sub.startswith("/") or ".." in sub.split("/"):
+                raise errors.InvalidArgument(f"{path}.volumeMounts[{i}].subPathExpr: Invalid "
+                                             f"value: \"{sub}\": must be a relative path")
+            host = ensure_sub_path(host, sub, f"{path}.volumeMounts[{i}].subPathExpr")
         readonly = bool(m.get("readOnly")) or m["name"] in ctx.read_only_volumes
         result.append(api.Mount(container_path=m["mountPath"], host_path=host, readonly=readonly,
                                 propagation=PROPAGATION[m.get("mountPropagation")]))

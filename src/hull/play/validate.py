@@ -277,6 +277,9 @@ def _mounts(mounts: list, path: str, volumes: dict, found: list[str]) -> None:
         else:
             seen.add(posixpath.normpath(target))
         _relative(m.get("subPath"), f"{mpath}.subPath", found)
+        if m.get("subPath") and m.get("subPathExpr"):
+            found.append(f"{mpath}.subPathExpr: Invalid value: \"{m['subPathExpr']}\": "
+                         f"subPathExpr and subPath are mutually exclusive")
         propagation = m.get("mountPropagation")
         if propagation not in (None, "None", "HostToContainer", "Bidirectional"):
             found.append(_unsupported(f"{mpath}.mountPropagation", propagation,

@@ -167,3 +167,23 @@ def test_quantities():
     assert quantity.to_bytes("1e3") == 1000 and quantity.to_bytes(5) == 5
     with pytest.raises(ValueError):
         quantity.parse("12 apples")
+
+
+def test_sub_path_expr_expanded_from_env(tmp_path):
+    (pod,) = manifest.load_text("""
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: b:1
+    env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    volumeMounts: [{name: v, mountPath: /logs, subPathExpr: "logs/$(POD)"}]
+  volumes: [{name: v, emptyDir: {}}]
+""").pods
+    ctx = translate.PodContext(pod=pod, uid="u", log_directory="/l",
+                               volume_paths={"v": str(tmp_path)})
+    cfg = translate.container_config(ctx, pod.spec["containers"][0], 0, "spec.containers[0]")
+    assert cfg.mounts[0].host_path == str(tmp_path / "logs" / "p")
+    assert (tmp_path / "logs" / "p").is_dir()
