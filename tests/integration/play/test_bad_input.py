@@ -76,19 +76,20 @@ def test_unknown_field_and_kind_warned_but_played(play_env, played):
 
 
 def test_missing_image(play_env):
+    # the registry is loopback port 1 (refused at once): no name lookup leaves the machine
     text = pod("hull-play-test-img").replace("image: IMAGE",
-                                             "image: hull.test/not-there:1")
+                                             "image: 127.0.0.1:1/hull-play-test/absent:1")
     path = play_env.manifest("noimage.yaml", text)
     out = play_env.hull("play", path, check=False)
     assert out.returncode == 3
     assert 'Pod "hull-play-test-img"' in out.stderr
-    assert 'spec.containers[0].image: cannot pull image "hull.test/not-there:1"' in out.stderr
+    assert 'spec.containers[0].image: cannot pull image "127.0.0.1:1/hull-play-test/absent:1"' in out.stderr
     assert_nothing_running(play_env)
 
 
 def test_never_pull_policy_without_image(play_env):
     text = pod("hull-play-test-never", ", imagePullPolicy: Never").replace(
-        "image: IMAGE", "image: hull.test/not-there:1")
+        "image: IMAGE", "image: 127.0.0.1:1/hull-play-test/absent:1")
     out = play_env.hull("play", play_env.manifest("never.yaml", text), check=False)
     assert out.returncode == 3 and "ErrImageNeverPull" in out.stderr
 
