@@ -79,10 +79,7 @@ def _endpoints(args):
 def cmd_play(args) -> int:
     from hull.play import apply, manifest
 
-    try:
-        m = manifest.load_file(args.file)
-    finally:
-        pass
+    m = manifest.load_file(args.file)
     for warning in m.warnings:
         print(f"Warning: {warning}", file=sys.stderr)
     if not m.pods and not m.claims and not m.config_maps and not m.secrets:
