@@ -45,6 +45,7 @@ def connect_localhost(port: int) -> socket.socket:
     errors = []
     for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
         sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # as Go's dialer
         sock.settimeout(CONNECT_TIMEOUT)
         try:
             sock.connect((host, port))
