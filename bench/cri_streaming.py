@@ -94,8 +94,26 @@ async def fetch_once(daemon, sid: str, path: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(reply)
 
 
+def rpc_baselines(daemon, cid: str, rounds: int, results: dict) -> None:
+    """What an exec costs without streaming: the Exec RPC alone, and ExecSync `true`."""
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        daemon.rt.Exec(api.ExecRequest(container_id=cid, cmd=["true"], stdout=True), timeout=30)
+        samples.append(time.perf_counter() - started)
+    results["Exec RPC (URL only)"] = samples
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        daemon.rt.ExecSync(api.ExecSyncRequest(container_id=cid, cmd=["true"], timeout=30),
+                           timeout=60)
+        samples.append(time.perf_counter() - started)
+    results["ExecSync true"] = samples
+
+
 async def measure(daemon, sid: str, cid: str, rounds: int) -> dict:
     results: dict = {}
+    rpc_baselines(daemon, cid, rounds, results)
     for transport in ("spdy", "ws"):
         samples = []
         for _ in range(rounds):
