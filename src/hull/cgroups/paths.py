@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 
 from hull.errors import FailedPrecondition, InvalidArgument
+from hull.sys import mountinfo
 
 # v1 controllers a container joins; "name=systemd" is a named hierarchy runc joins too
 V1_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "pids",
@@ -58,38 +59,16 @@ class Layout:
         return self.version == 1 and self.unified is not None
 
 
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
 def parse_mountinfo(text: str) -> tuple[dict[str, Mount], Mount | None]:
     """The v1 hierarchies (by controller) and the cgroup2 mount in ``text``."""
     v1: dict[str, Mount] = {}
     unified = None
-    for line in text.splitlines():
-        pre, sep, post = line.partition(" - ")
-        if not sep:
-            continue
-        fields, tail = pre.split(), post.split()
-        if len(fields) < 5 or len(tail) < 3:
-            continue
-        fstype = tail[0]
-        mount = Mount(_unescape(fields[4]), _unescape(fields[3]))
-        if fstype == "cgroup2" and unified is None:
+    for entry in mountinfo.parse(text):
+        mount = Mount(entry.mountpoint, entry.root)
+        if entry.fstype == "cgroup2" and unified is None:
             unified = mount
-        elif fstype == "cgroup":
-            for option in tail[2].split(","):
+        elif entry.fstype == "cgroup":
+            for option in entry.super_options:
                 if option in V1_CONTROLLERS or option.startswith("name="):
                     v1.setdefault(option, mount)
     return v1, unified
