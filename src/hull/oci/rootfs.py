@@ -55,6 +55,8 @@ def prepare(plan: RootfsPlan, own_namespace: bool = True) -> int:
     propagation (runc changes it; we will not touch the host's root).
     """
     flag = spec.MOUNT_PROPAGATION.get(plan.propagation, MS_SLAVE | MS_REC)
+    if plan.propagation in ("unbindable", "runbindable"):
+        flag = MS_SLAVE | MS_REC   # nothing could be bind-mounted below it: set it in finish()
     if own_namespace:
         mount(None, "/", None, flag)
         if flag & (1 << 20):  # shared: pivot_root needs the rootfs's parent mount private

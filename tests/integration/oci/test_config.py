@@ -269,3 +269,15 @@ def test_seccomp_notify_listener_gets_the_fd(runtime, bundle, tmp_path):
     finally:
         for fd in got.get("fds", []):
             os.close(fd)
+
+
+@pytest.mark.parametrize("propagation", ["rprivate", "rslave", "rshared", "runbindable"])
+def test_rootfs_propagation(runtime, bundle, propagation):
+    bundle.linux["rootfsPropagation"] = propagation
+    code, out = run_output(runtime, bundle, f"hull-oci-prop-{propagation}", "sh", "-c",
+                           "awk '$5 == \"/\"' /proc/self/mountinfo")
+    assert code == 0, out
+    tags = out.split(" - ")[0].split()[6:]   # optional fields: shared:N, master:N, ...
+    # (slave shows no master: here: this host's / is private, so there is no master)
+    assert any(t.startswith("shared:") for t in tags) == (propagation == "rshared"), out
+    assert ("unbindable" in tags) == (propagation == "runbindable"), out
