@@ -105,11 +105,19 @@ class Env:
                 libc.umount(target, libc.MNT_DETACH)
             except OSError:
                 pass
+        self._wait_bridge_empty()
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
         for family in ("ip", "ip6"):
             subprocess.run(["nft", "delete", "table", family, self.table], capture_output=True)
         daemons.remove_cgroup(self.cgroup)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _wait_bridge_empty(self, timeout: float = 10.0) -> None:
+        """Pods' veths go with their netns, which the kernel destroys asynchronously."""
+        ports = f"/sys/class/net/{self.bridge}/brif"
+        deadline = time.monotonic() + timeout
+        while os.path.isdir(ports) and os.listdir(ports) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _kill_cgroup_processes(self) -> None:
         base = os.path.join("/sys/fs/cgroup/pids", self.cgroup.strip("/"))
