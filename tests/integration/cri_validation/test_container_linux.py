@@ -105,8 +105,12 @@ def test_should_terminate_with_exitcode_137_and_reason_oomkilled(f):
     f.status(cid, verbose=True)
     f.start(cid)
     f.wait_state(cid, api.CONTAINER_EXITED)
-    cri.wait_for(lambda: f.status(cid).reason == "OOMKilled", 60, 0.5,
-                 "reason OOMKilled")
+    try:
+        cri.wait_for(lambda: f.status(cid).reason == "OOMKilled", 60, 0.5, "reason OOMKilled")
+    except AssertionError:
+        s = f.status(cid)
+        raise AssertionError(f"reason {s.reason!r} exit code {s.exit_code} message "
+                             f"{s.message!r}, expected OOMKilled/137") from None
     assert f.status(cid).exit_code == 137
 
 
