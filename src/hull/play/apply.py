@@ -286,8 +286,10 @@ def _failure(state: State, row) -> str | None:
     if row["phase"] == "Failed":
         return row["message"] or row["reason"]
     for c in state.containers(row["key"]):
-        if c["reason"] == "CreateContainerError":
-            return f"container {c['name']}: {row['message']}"
+        last = json.loads(c["last_state"]) if c["last_state"] else {}
+        if c["reason"] in ("CreateContainerError", "StartError") or \
+                last.get("reason") == "StartError":
+            return f"container {c['name']} cannot run: {row['message']}"
     return None
 
 

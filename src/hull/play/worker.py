@@ -246,8 +246,9 @@ class PodWorker:
         try:
             self.cri.runtime.StartContainer(api.StartContainerRequest(container_id=cid),
                                             timeout=120)
-        except grpc.RpcError as e:
+        except grpc.RpcError as e:   # the runtime could not run it (e.g. no such executable)
             self.event("Warning", "Failed", c["name"], f"Error: {_message(e)}")
+            self.state.update_pod(self.key, message=f"{path} ({c['name']}): {_message(e)}")
         else:
             self._post_start(pod, spec, cid)
         self._forget_previous(c["previous_id"])

@@ -184,3 +184,13 @@ def test_same_pod_twice(play_env, played):
     assert out.returncode == 4 and 'pods "hull-play-test-twice" already exists' in out.stderr
     play_env.hull("down", path)
     assert_nothing_running(play_env)
+
+
+def test_command_that_cannot_run(play_env):
+    text = pod("hull-play-test-noexec").replace("command: [sleep, \"1000\"]",
+                                                "command: [/no/such/binary]")
+    out = play_env.hull("play", play_env.manifest("noexec.yaml", text), "--wait", check=False)
+    assert out.returncode == 5
+    assert "container c cannot run: spec.containers[0] (c)" in out.stderr
+    assert "/no/such/binary" in out.stderr
+    assert_nothing_running(play_env)
