@@ -11,7 +11,7 @@ import errno
 import os
 import time
 
-from hull.sys import libc
+from hull.sys import libc, mountinfo
 
 # mount(8) option words that are mount(2) flags; anything else is fs data
 FLAG_WORDS = {
@@ -24,31 +24,9 @@ FLAG_WORDS = {
 NEUTRAL_WORDS = {"rw", "defaults", "suid", "dev", "exec", "async", "atime", "diratime", "bind"}
 
 
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal."""
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def mount_points() -> dict[str, dict]:
-    """Mount point -> {"source", "fstype", "options", "root"} (last mount wins)."""
-    found = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fields, tail = left.split(), right.split()
-            found[_unescape(fields[4])] = {
-                "root": _unescape(fields[3]), "options": fields[5],
-                "fstype": tail[0], "source": _unescape(tail[1]) if len(tail) > 1 else "",
-            }
-    return found
+def mount_points() -> dict[str, mountinfo.Mount]:
+    """Mount point -> its mount (the last one listed: the one on top)."""
+    return {m.mountpoint: m for m in mountinfo.entries()}
 
 
 def is_mount_point(path: str) -> bool:

@@ -213,7 +213,7 @@ class NodeService(csi_pb2_grpc.NodeServicer):
                 if recorded is not None and recorded.block and recorded.readonly:
                     # the bind's root names the device node it carried
                     self.driver.backend(volume).release_device(
-                        volume, "/dev/" + mounted["root"].strip("/"))
+                        volume, "/dev/" + mounted.root.strip("/"))
             self._remove_target(target)
             if recorded is not None:
                 self.state.unrecord_publication(target)

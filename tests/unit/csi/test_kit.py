@@ -17,7 +17,7 @@ from hull.csi.driver import Config, Driver
 from hull.csi.errors import Aborted
 from hull.csi.interceptor import _wrap
 from hull.csi.locks import KeyedLocks
-from hull.sys import libc
+from hull.sys import libc, mountinfo
 
 CAP = pb.VolumeCapability(mount=pb.VolumeCapability.MountVolume(),
                           access_mode=pb.VolumeCapability.AccessMode(mode=1))
@@ -60,7 +60,7 @@ def test_mount_flag_words():
 
 
 def test_mountinfo_unescape():
-    assert mounts._unescape(r"/mnt/with\040space") == "/mnt/with space"
+    assert mountinfo.unescape(r"/mnt/with\040space") == "/mnt/with space"
 
 
 class _Context:

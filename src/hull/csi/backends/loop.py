@@ -250,7 +250,7 @@ class LoopBackend(Backend):
             return device, ""
         mounted = mounts.mount_points().get(path)
         if mounted is not None:  # a repeated call, or a restart after this step
-            return device, mounted["fstype"]
+            return device, mounted.fstype
         try:
             fs_type = self._format(volume, device, cap.fs_type)
             if fs_type.startswith("ext") and \
