@@ -196,3 +196,22 @@ def test_failing_start_container_hook_fails_start(runtime, bundle, tmp_path):
     result = runtime("start", "hull-oci-schook", check=False)
     assert result.returncode != 0 and "exited before start" in result.stderr
     assert runtime.status("hull-oci-schook") == "stopped"
+
+
+def test_exec_into_a_user_namespace(runtime, bundle, open_rootfs):
+    bundle.config["root"]["path"] = str(open_rootfs)
+    bundle.linux["namespaces"].append({"type": "user"})
+    bundle.linux["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    bundle.linux["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"]
+                               if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
+    for mount in bundle.config["mounts"]:
+        if mount["destination"] == "/dev/pts":
+            mount["options"] = [o for o in mount["options"] if o != "gid=5"]
+    bundle.write()
+    runtime("run", "-d", "--bundle", str(bundle.path), "hull-oci-userns-exec")
+    code, out = exec_output(runtime, "hull-oci-userns-exec", "sh", "-c",
+                            "id -u; cat /proc/self/uid_map")
+    assert code == 0, out
+    lines = out.split("\n")
+    assert lines[0] == "0" and lines[1].split() == ["0", "200000", "65536"]

@@ -177,3 +177,23 @@ def test_term_stops_a_created_container(runtime, bundle):
     runtime("kill", "hull-oci-term", "TERM")
     wait_for(lambda: runtime.status("hull-oci-term") == "stopped")
     runtime("delete", "hull-oci-term")
+
+
+def test_concurrent_force_deletes_both_succeed(runtime, bundle):
+    bundle.write()
+    runtime("run", "-d", "--bundle", str(bundle.path), "hull-oci-race",
+            stdout=subprocess.DEVNULL)
+    procs = [subprocess.Popen([*runtime.command, "--root", str(runtime.root), "delete", "-f",
+                               "hull-oci-race"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for _ in range(3)]
+    results = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+    assert all(code == 0 for code, _ in results), results
+    assert runtime.ids() == [] and not cgroup_dirs("hull-oci-race")
+
+
+def test_update_of_a_stopped_container_fails(runtime, bundle):
+    runtime.create("hull-oci-upd", bundle.args("true"))
+    runtime("start", "hull-oci-upd")
+    wait_for(lambda: runtime.status("hull-oci-upd") == "stopped")
+    result = runtime("update", "--pids-limit", "10", "hull-oci-upd", check=False)
+    assert result.returncode != 0 and "stopped" in result.stderr
