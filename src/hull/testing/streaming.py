@@ -38,7 +38,7 @@ class HTTPError(Exception):
 async def upgrade(url: str, headers: dict[str, str], method: str = "POST"):
     """Send the upgrade request; return (reader, writer, response headers) after a 101."""
     parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, limit=4 << 20)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Content-Length: 0"]
     lines += [f"{k}: {v}" for k, v in headers.items()]

@@ -27,6 +27,7 @@ log = logging.getLogger("hull.cri.streaming")
 KINDS = ("exec", "attach", "portforward")
 START_TIMEOUT = 10.0
 WORKERS = 32
+WRITE_BUFFER = 1 << 20
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -137,6 +138,9 @@ class StreamingServer:
         task = asyncio.current_task()
         self._connections.add(task)
         _no_delay(writer.get_extra_info("socket"))
+        # let a few frames queue before drain() waits, so reading the next chunk from the
+        # command or the pod overlaps with sending the last one
+        writer.transport.set_write_buffer_limits(high=WRITE_BUFFER)
         try:
             await self._serve(reader, writer)
         except asyncio.CancelledError:

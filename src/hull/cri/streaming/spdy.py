@@ -29,7 +29,7 @@ SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS = 1, 2, 3, 4
 PING, GOAWAY, HEADERS, WINDOW_UPDATE = 6, 7, 8, 9
 FLAG_FIN = 0x01
 RST_PROTOCOL_ERROR, RST_INVALID_STREAM, RST_REFUSED_STREAM, RST_CANCEL = 1, 2, 3, 5
-MAX_DATA = 32 << 10           # bytes per DATA frame we write
+MAX_DATA = 64 << 10           # per DATA frame we write; within StreamReader limits
 MAX_FRAME = 16 << 20          # refuse frames larger than this from a peer
 
 _DICT_WORDS = (

@@ -19,7 +19,7 @@ from hull.cri.streaming.websocket import BINARY, TEXT, ProtocolError, WebSocket
 log = logging.getLogger("hull.cri.streaming")
 
 CLOSE_CHANNEL = 255
-MAX_CHUNK = 32 << 10
+MAX_CHUNK = 64 << 10
 
 
 class Channel:
