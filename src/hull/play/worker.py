@@ -226,6 +226,7 @@ class PodWorker:
         restarts = c["restarts"] + (1 if c["container_id"] else 0)
         old = c["container_id"]
         try:
+            self._ensure_image(spec, c["name"], pulled_at_play=not c["container_id"])
             ctx = self.context(self.state.pod(self.key), pod)
             ctx.volume_paths, ctx.read_only_volumes = self._volume_paths_for(row, pod)
             config = translate.container_config(ctx, spec, restarts, path)
@@ -258,6 +259,26 @@ class PodWorker:
         self.event("Normal", "Started", c["name"], f"Started container {c['name']}")
         self.next_wake = time.time()   # probes and readiness next, without waiting a tick
         self._observe(row, pod, self._row(c["name"]))
+
+    def _ensure_image(self, spec: dict, name: str, pulled_at_play: bool) -> None:
+        """imagePullPolicy at every start, as kubelet: `hull play` did the first one."""
+        image, policy = spec["image"], spec.get("imagePullPolicy", "IfNotPresent")
+        present = bool(self.cri.images.ImageStatus(api.ImageStatusRequest(
+            image=api.ImageSpec(image=image)), timeout=30).image.id)
+        if present and (policy != "Always" or pulled_at_play):
+            return
+        if not present and policy == "Never":
+            raise errors.NotFound(f"ErrImageNeverPull: image {image} is not present and "
+                                  f"imagePullPolicy is Never")
+        try:
+            self.cri.images.PullImage(api.PullImageRequest(image=api.ImageSpec(image=image)),
+                                      timeout=600)
+            self.event("Normal", "Pulled", name, f"Pulled image {image}")
+        except grpc.RpcError as e:
+            if not present:
+                raise errors.NotFound(f"ErrImagePull: cannot pull {image}: {_message(e)}") from e
+            self.event("Warning", "Failed", name, f"cannot pull {image} ({_message(e)}); "
+                       f"using the local copy")
 
     def _post_start(self, pod: Pod, spec: dict, container_id: str) -> None:
         handler = (spec.get("lifecycle") or {}).get("postStart")
