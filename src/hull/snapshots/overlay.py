@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hull import errors
-from hull.sys import libc
+from hull.sys import libc, mountinfo
 
 MAX_MOUNT_DATA = 4095
 
@@ -139,6 +139,4 @@ def unmount(target: str) -> None:
 
 def upper_in_use(upper: str) -> bool:
     """Whether an overlay mount in this mount namespace writes into ``upper``."""
-    needle = f"upperdir={upper},"
-    with open("/proc/self/mountinfo") as f:
-        return any(needle in line or line.rstrip().endswith(needle[:-1]) for line in f)
+    return any(m.super_option("upperdir") == upper for m in mountinfo.entries())

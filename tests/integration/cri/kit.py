@@ -16,7 +16,7 @@ import grpc
 
 from hull._generated import api_pb2 as api
 from hull._generated import api_pb2_grpc as api_grpc
-from hull.sys import libc
+from hull.sys import libc, mountinfo
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))))
@@ -152,8 +152,7 @@ class Hulld:
             time.sleep(0.3)
 
     def unmount_leftovers(self) -> None:
-        with open("/proc/self/mountinfo") as f:
-            targets = [line.split()[4] for line in f]
+        targets = [m.mountpoint for m in mountinfo.entries()]
         for target in reversed(targets):
             if target.startswith(self.base):
                 try:

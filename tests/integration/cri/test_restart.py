@@ -9,13 +9,13 @@ import grpc
 import pytest
 
 from hull._generated import api_pb2 as api
+from hull.sys import mountinfo
 
 pytestmark = pytest.mark.root
 
 
 def _mounts_under(path: str) -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if line.split()[4].startswith(path)]
+    return [m.mountpoint for m in mountinfo.entries() if m.mountpoint.startswith(path)]
 
 
 def test_sigkill_keeps_running_containers_and_records_exits(pods, hulld):
