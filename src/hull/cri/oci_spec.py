@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from hull._generated import api_pb2 as api
 from hull.cri import seccomp_default
 from hull.errors import InvalidArgument, NotFound
+from hull.sys import capabilities
 
 log = logging.getLogger("hull.cri.spec")
 
@@ -26,15 +27,7 @@ DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CA
                 "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
                 "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 
-ALL_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-            "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-            "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-            "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-            "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-            "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-            "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-            "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
-            "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
+ALL_CAPS = capabilities.names()  # every capability hull knows, in number order
 
 DEFAULT_MASKED = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                   "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
@@ -101,14 +94,11 @@ def own_oom_score_adj() -> int:
 
 
 def host_capabilities() -> list[str]:
-    """The capabilities hulld itself may grant: its bounding set (bits in ALL_CAPS order)."""
+    """The capabilities hulld itself may grant: its bounding set."""
     try:
-        with open("/proc/self/status") as f:
-            line = next(ln for ln in f if ln.startswith("CapBnd:"))
-        mask = int(line.split()[1], 16)
-    except (OSError, StopIteration, ValueError):
+        return capabilities.to_names(capabilities.current()["bounding"])
+    except (OSError, KeyError, ValueError):
         return list(ALL_CAPS)
-    return [name for bit, name in enumerate(ALL_CAPS) if mask & (1 << bit)]
 
 
 HOST_CAPS = host_capabilities()
