@@ -62,6 +62,8 @@ def pull_layers(ctx: LayerContext, client, ref, raw_layers: list, layers: list,
         futures = [pool.submit(one, i) for i in range(len(layers))]
         try:
             for future in as_completed(futures):
+                if future.cancelled():  # cancelled after the first failure: nothing to report
+                    continue
                 error = future.exception()
                 if error is not None and (first_error is None
                                           or isinstance(first_error, Cancelled)):
