@@ -174,19 +174,23 @@ def _v1_blkio(directory: str) -> dict:
     return out
 
 
-def _v1_hugetlb(directory: str) -> dict:
-    out = {}
+def _hugetlb_sizes(directory: str, suffix: str) -> list[str]:
+    """The page sizes ("2MB", "1GB") that have a ``hugetlb.<size><suffix>`` file;
+    the reservation counters (``.rsvd.``) are left out."""
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
-        return out
-    for name in names:
-        if name.startswith("hugetlb.") and name.endswith(".usage_in_bytes") \
-                and ".rsvd." not in name:
-            size = name[len("hugetlb."):-len(".usage_in_bytes")]
-            out[size] = {"usage": files.read_int(directory, name),
-                         "max": files.read_int(directory, f"hugetlb.{size}.max_usage_in_bytes"),
-                         "failcnt": files.read_int(directory, f"hugetlb.{size}.failcnt")}
+        return []
+    return [name[len("hugetlb."):-len(suffix)] for name in names
+            if name.startswith("hugetlb.") and name.endswith(suffix) and ".rsvd." not in name]
+
+
+def _v1_hugetlb(directory: str) -> dict:
+    out = {}
+    for size in _hugetlb_sizes(directory, ".usage_in_bytes"):
+        out[size] = {"usage": files.read_int(directory, f"hugetlb.{size}.usage_in_bytes"),
+                     "max": files.read_int(directory, f"hugetlb.{size}.max_usage_in_bytes"),
+                     "failcnt": files.read_int(directory, f"hugetlb.{size}.failcnt")}
     return out
 
 
@@ -259,14 +263,8 @@ def parse_io_stat(text: str | None) -> dict:
 
 def _v2_hugetlb(directory: str) -> dict:
     out = {}
-    try:
-        names = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return out
-    for name in names:
-        if name.startswith("hugetlb.") and name.endswith(".current") and ".rsvd." not in name:
-            size = name[len("hugetlb."):-len(".current")]
-            events = files.flat_keyed(files.read_optional(directory, f"hugetlb.{size}.events"))
-            out[size] = {"usage": files.read_int(directory, name), "max": 0,
-                         "failcnt": events.get("max", 0)}
+    for size in _hugetlb_sizes(directory, ".current"):
+        events = files.flat_keyed(files.read_optional(directory, f"hugetlb.{size}.events"))
+        out[size] = {"usage": files.read_int(directory, f"hugetlb.{size}.current"), "max": 0,
+                     "failcnt": events.get("max", 0)}
     return out
