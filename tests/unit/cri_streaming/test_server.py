@@ -168,3 +168,22 @@ def test_host_network_pod_forwarding_and_idle_close(transport):
         assert answer == b"PING" and rest == b""
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("protocol", ["portforward.k8s.io", "v4.base64.channel.k8s.io",
+                                      "base64.channel.k8s.io"])
+def test_websocket_forwarding_subprotocols(server, protocol):
+    server.daemon.store.sandbox = HostPodDaemon().store.sandbox
+
+    async def scenario():
+        echo, port = await echo_server()
+        url = server.get_port_forward_url(api.PortForwardRequest(pod_sandbox_id="hostpod",
+                                                                 port=[port]))
+        forward, [(data, _)] = await PortForward.open_ws(url, [port], protocols=(protocol,))
+        await data.write(b"abc\x00\xff")
+        answer = await read_until(data, b"ABC")
+        echo.close()
+        await forward.close()
+        return answer
+
+    assert asyncio.run(scenario()) == b"ABC\x00\xff"
