@@ -67,6 +67,32 @@ class ValidationHulld(kit.Hulld):
         subprocess.run(["nft", "delete", "table", "ip6", NFT_TABLE], capture_output=True)
         subprocess.run(["nft", "delete", "table", "inet", NFT_TABLE], capture_output=True)
 
+    def leftovers(self) -> list[str]:
+        """This daemon's own kernel objects still present (other runs use other names)."""
+        left = [f"cgroup {d}" for d in self._cgroup_dirs()]
+        with open("/proc/self/mountinfo") as f:
+            left += [f"mount {line.split()[4]}" for line in f
+                     if line.split()[4].startswith(self.base)]
+        return left
+
+    def live_processes(self) -> list[str]:
+        """Processes still in this daemon's cgroup tree."""
+        found = []
+        for d in self._cgroup_dirs():
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    pids = f.read().split()
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                except OSError:
+                    continue
+                found.append(f"{pid} {cmd} (in {d})")
+        return sorted(set(found))
+
 
 class Suite:
     """Session state: the daemon, a client, the registry and image facts."""
@@ -97,13 +123,24 @@ def suite():
         client = cri.connect(daemon.socket, wait=30)
         yield Suite(daemon, client, facts)
     finally:
+        survivors = []
         if client:
+            try:
+                pods_left = client.runtime.ListPodSandbox(api.ListPodSandboxRequest(),
+                                                          timeout=30).items
+            except grpc.RpcError:
+                pods_left = ["unknown"]
+            if not pods_left:  # every spec removed its pods: nothing may still run
+                survivors = daemon.live_processes()
             client.close()
         daemon.remove_everything()
         registry.stop()
         if factory:
             factory.cleanup()
+        left = daemon.leftovers()
         shutil.rmtree(daemon.base, ignore_errors=True)
+        assert not survivors, f"processes outlived their removed pods: {survivors}"
+        assert not left, f"hulld left these behind after every pod was removed: {left}"
 
 
 class Framework:
