@@ -83,15 +83,17 @@ def test_tty_resize_is_seen_by_stty(pods, sleeper, transport):
     assert outcome.exit_code == 7
 
 
-def test_older_protocol_versions(pods, sleeper, transport):
-    """v2/v3 over SPDY and channel.k8s.io over WebSocket report failures as plain text."""
-    protocols = ["v3.channel.k8s.io"] if transport == "spdy" else ["channel.k8s.io"]
-    ok = run(one_shot(exec_url(pods, sleeper, ["echo", "old"]), transport, protocols=protocols))
-    assert ok.protocol == protocols[0]
+@pytest.mark.parametrize("transport,protocol", [
+    ("spdy", "v3.channel.k8s.io"), ("spdy", "v2.channel.k8s.io"), ("spdy", "channel.k8s.io"),
+    ("ws", "channel.k8s.io")])
+def test_older_protocol_versions(pods, sleeper, transport, protocol):
+    """Before v4 a failure is plain text on the error stream and success writes nothing."""
+    ok = run(one_shot(exec_url(pods, sleeper, ["echo", "old"]), transport, protocols=[protocol]))
+    assert ok.protocol == protocol
     assert ok.stdout == b"old\n" and ok.error == b""
     failed = run(one_shot(exec_url(pods, sleeper, ["sh", "-c", "exit 4"]), transport,
-                          protocols=protocols))
-    assert b"exit code" in failed.error or b"exited with 4" in failed.error
+                          protocols=[protocol]))
+    assert b"exited with 4" in failed.error
 
 
 @pytest.mark.parametrize("protocol", ["v4.base64.channel.k8s.io", "base64.channel.k8s.io"])
