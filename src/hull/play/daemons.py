@@ -63,6 +63,12 @@ class Endpoints:
         return os.path.join(self.play_dir, f"{name}.log")
 
 
+# reconnect quickly after a daemon restart (gRPC's default backs off up to 2 minutes)
+CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100),
+                   ("grpc.min_reconnect_backoff_ms", 100),
+                   ("grpc.max_reconnect_backoff_ms", 1000)]
+
+
 def _bin(name: str) -> str:
     here = os.path.dirname(sys.executable)
     path = os.path.join(here, name)
@@ -76,7 +82,7 @@ class Cri:
         import grpc
         from hull._generated import api_pb2_grpc as api_grpc
         self.socket = socket
-        self.channel = grpc.insecure_channel(f"unix://{socket}")
+        self.channel = grpc.insecure_channel(f"unix://{socket}", options=CHANNEL_OPTIONS)
         self.runtime = api_grpc.RuntimeServiceStub(self.channel)
         self.images = api_grpc.ImageServiceStub(self.channel)
 
@@ -98,7 +104,7 @@ class Csi:
         import grpc
         from hull._generated import csi_pb2_grpc as csi_grpc
         self.socket = socket
-        self.channel = grpc.insecure_channel(f"unix://{socket}")
+        self.channel = grpc.insecure_channel(f"unix://{socket}", options=CHANNEL_OPTIONS)
         self.identity = csi_grpc.IdentityStub(self.channel)
         self.controller = csi_grpc.ControllerStub(self.channel)
         self.node = csi_grpc.NodeStub(self.channel)

@@ -167,7 +167,9 @@ def _publish_claim(client, claim: dict, target: str, paths: Paths, readonly: boo
             volume_id=volume_id, staging_target_path=staging, target_path=target,
             volume_capability=cap, readonly=readonly), timeout=60)
     except grpc.RpcError as e:
-        raise errors.Unavailable(f"cannot mount claim {claim['name']} (volume {volume_id}): "
+        kind = errors.Unavailable if e.code() == grpc.StatusCode.UNAVAILABLE \
+            else errors.FailedPrecondition
+        raise kind(f"cannot mount claim {claim['name']} (volume {volume_id}): "
                                  f"{e.details() or e.code().name}") from e
 
 

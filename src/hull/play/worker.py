@@ -114,6 +114,9 @@ class PodWorker:
                                          runtime_handler=pod.spec.get("runtimeClassName", "")),
                 timeout=120).pod_sandbox_id
         except (errors.HullError, grpc.RpcError, OSError) as e:
+            if _transient(e):   # hulld or hull-csi restarting: try again next tick
+                log.warning("pod %s: cannot create the sandbox yet: %s", self.key, _message(e))
+                return False
             message = _message(e)
             self.event("Warning", "FailedCreatePodSandBox", "", message)
             self.state.update_pod(self.key, phase="Failed", reason="FailedCreatePodSandBox",
@@ -235,6 +238,9 @@ class PodWorker:
                 pod_sandbox_id=row["sandbox_id"], config=config, sandbox_config=sandbox_config),
                 timeout=120).container_id
         except (errors.HullError, grpc.RpcError, OSError) as e:
+            if _transient(e):
+                log.warning("pod %s: cannot create %s yet: %s", self.key, c["name"], _message(e))
+                return
             message = _message(e)
             self.event("Warning", "Failed", c["name"], f"Error: {message}")
             crashes = c["backoff"] + 1
@@ -472,6 +478,13 @@ def _parallel(calls) -> None:
         t.start()
     for t in threads:
         t.join()
+
+
+def _transient(e: BaseException) -> bool:
+    """A daemon that is not answering (restarting), not a problem with the pod."""
+    if isinstance(e, grpc.RpcError):
+        return e.code() == grpc.StatusCode.UNAVAILABLE
+    return isinstance(e, errors.Unavailable)
 
 
 def _message(e: BaseException) -> str:

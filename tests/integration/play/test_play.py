@@ -468,3 +468,38 @@ spec:
     play_env.hull("down", path)
     with open(os.path.join(shared, "pre")) as f:
         assert f.read() == "pre\n"
+
+
+def test_hulld_restart_keeps_pods_supervised(play_env, played):
+    from hull.play import daemons
+    path = play_env.manifest("outlive.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: outlive}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: IMAGE, command: [sleep, "1000"]}]
+""")
+    played.append(path)
+    play_env.hull("play", path, "--wait")
+    status = play_env.pod("outlive")["status"]["containerStatuses"][0]
+    pid = container_pid(play_env, status["containerID"].split("://")[1])
+    ep = Endpoints.for_root(play_env.root)
+    assert daemons.stop_daemon(ep, "hulld")
+    assert os.path.exists(f"/proc/{pid}")            # containers outlive the runtime
+    other = play_env.manifest("outlive2.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: outlive2}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: IMAGE, command: [sleep, "1000"]}]
+""")
+    played.append(other)
+    out = play_env.hull("play", other, "--wait")
+    assert "hulld is not running: starting it" in out.stderr
+    os.kill(pid, signal.SIGKILL)
+    restarted = play_env.wait_for(
+        lambda: (s := play_env.pod("outlive")["status"]["containerStatuses"][0])
+        ["restartCount"] == 1 and s["ready"] and s, "the restart after hulld came back")
+    assert restarted["lastState"]["terminated"]["exitCode"] == 137
