@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hull._generated import api_pb2 as api
-from hull.cri import context, convert, lifecycle, stats
+from hull.cri import context, lifecycle, listing, stats
 from hull.cri.model import ContainerState
 from hull.cri.store import require_container
 
@@ -16,17 +16,8 @@ async def handle(d, request: api.ContainerStatsRequest, ctx) -> api.ContainerSta
 
 
 def matching(d, f: api.ContainerStatsFilter) -> list[api.ContainerStats]:
-    found = []
-    for c in d.store.containers(f.pod_sandbox_id) if f.pod_sandbox_id else d.store.containers():
-        if f.id and not c.id.startswith(f.id):
-            continue
-        if not convert.labels_match(c.config.labels, f.label_selector):
-            continue
-        c = lifecycle.refresh(d, c)
-        if c.state is not ContainerState.RUNNING:
-            continue
-        found.append(stats.container_stats(d, d.store.sandbox(c.sandbox_id), c))
-    return found
+    return [stats.container_stats(d, d.store.sandbox(c.sandbox_id), c)
+            for c in listing.containers(d, f) if c.state is ContainerState.RUNNING]
 
 
 async def list_all(d, request: api.ListContainerStatsRequest,
@@ -35,6 +26,5 @@ async def list_all(d, request: api.ListContainerStatsRequest,
 
 
 async def stream(d, request: api.StreamContainerStatsRequest, ctx):
-    items = await d.blocking(matching, d, request.filter)
-    for start in range(0, max(len(items), 1), 200):
-        yield api.StreamContainerStatsResponse(container_stats=items[start:start + 200])
+    for page in listing.pages(await d.blocking(matching, d, request.filter), 200):
+        yield api.StreamContainerStatsResponse(container_stats=page)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hull._generated import api_pb2 as api
-from hull.cri import context, convert, stats
+from hull.cri import context, listing, stats
 from hull.cri.model import SandboxState
 from hull.cri.store import require_sandbox
 
@@ -15,16 +15,8 @@ async def handle(d, request: api.PodSandboxStatsRequest, ctx) -> api.PodSandboxS
 
 
 def matching(d, f: api.PodSandboxStatsFilter) -> list[api.PodSandboxStats]:
-    found = []
-    for sb in d.store.sandboxes():
-        if sb.state is not SandboxState.READY:
-            continue
-        if f.id and not sb.id.startswith(f.id):
-            continue
-        if not convert.labels_match(sb.config.labels, f.label_selector):
-            continue
-        found.append(stats.sandbox_stats(d, sb))
-    return found
+    return [stats.sandbox_stats(d, sb) for sb in listing.sandboxes(d, f)
+            if sb.state is SandboxState.READY]
 
 
 async def list_all(d, request: api.ListPodSandboxStatsRequest,
@@ -33,6 +25,5 @@ async def list_all(d, request: api.ListPodSandboxStatsRequest,
 
 
 async def stream(d, request: api.StreamPodSandboxStatsRequest, ctx):
-    items = await d.blocking(matching, d, request.filter)
-    for start in range(0, max(len(items), 1), 200):
-        yield api.StreamPodSandboxStatsResponse(pod_sandbox_stats=items[start:start + 200])
+    for page in listing.pages(await d.blocking(matching, d, request.filter), 200):
+        yield api.StreamPodSandboxStatsResponse(pod_sandbox_stats=page)
