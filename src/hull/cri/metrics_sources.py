@@ -73,22 +73,3 @@ def gather(d, sb, c, at: int) -> ContainerFacts | None:
     except OSError:
         pass
     return facts
-
-
-def net_dev(pid: int) -> list[dict]:
-    """Interfaces (not lo) of the network namespace ``pid`` lives in."""
-    try:
-        with open(f"/proc/{pid}/net/dev") as f:
-            lines = f.readlines()[2:]
-    except OSError:
-        return []
-    found = []
-    for line in lines:
-        name, _, rest = line.partition(":")
-        v = [int(x) for x in rest.split()]
-        if name.strip() == "lo" or len(v) < 12:
-            continue
-        found.append({"name": name.strip(), "rx_bytes": v[0], "rx_packets": v[1],
-                      "rx_errors": v[2], "rx_dropped": v[3], "tx_bytes": v[8],
-                      "tx_packets": v[9], "tx_errors": v[10], "tx_dropped": v[11]})
-    return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from hull._generated import api_pb2 as api
-from hull.cri import metrics_sources
+from hull.cri import metrics_sources, stats
 from hull.cri.model import ContainerState, SandboxState, now_ns
 
 BASE = ["container", "pod", "namespace"]
@@ -160,7 +160,7 @@ def pod_metrics(d, sb) -> api.PodSandboxMetrics:
     pids = [sb.extra.get("infra_pid", 0)] + [c.pid for c in running]
     pid = next((p for p in pids if p and os.path.exists(f"/proc/{p}")), 0)
     if pid and not sb.host_network:
-        for iface in metrics_sources.net_dev(pid):
+        for iface in stats.net_dev(pid):
             labels = [iface["name"], meta.name, meta.namespace]
             for name, (_, key) in NETWORK.items():
                 out.metrics.append(api.Metric(name=name, metric_type=C, label_values=labels,

@@ -80,13 +80,18 @@ def writable_layer(d, c: Container, at: int) -> api.FilesystemUsage:
     return usage
 
 
+def _fill_attributes(attributes, record: Container | Sandbox) -> None:
+    """ContainerAttributes or PodSandboxAttributes: the same four fields."""
+    attributes.id = record.id
+    attributes.metadata.CopyFrom(record.metadata)
+    attributes.labels.update(record.config.labels)
+    attributes.annotations.update(record.config.annotations)
+
+
 def container_stats(d, sb: Sandbox | None, c: Container) -> api.ContainerStats:
     at = now_ns()
     out = api.ContainerStats()
-    out.attributes.id = c.id
-    out.attributes.metadata.CopyFrom(c.metadata)
-    out.attributes.labels.update(c.config.labels)
-    out.attributes.annotations.update(c.config.annotations)
+    _fill_attributes(out.attributes, c)
     raw = cgroup_stats(container_cgroup(sb, c), c.id) if c.state is ContainerState.RUNNING \
         else None
     if raw:
@@ -101,7 +106,8 @@ def container_stats(d, sb: Sandbox | None, c: Container) -> api.ContainerStats:
     return out
 
 
-def _net_dev(pid: int) -> list[tuple[str, int, int, int, int]]:
+def net_dev(pid: int) -> list[dict]:
+    """Interfaces (not lo) of the network namespace ``pid`` lives in."""
     try:
         with open(f"/proc/{pid}/net/dev") as f:
             lines = f.readlines()[2:]
@@ -110,20 +116,22 @@ def _net_dev(pid: int) -> list[tuple[str, int, int, int, int]]:
     found = []
     for line in lines:
         name, _, rest = line.partition(":")
-        v = rest.split()
-        if len(v) >= 11:
-            found.append((name.strip(), int(v[0]), int(v[2]), int(v[8]), int(v[10])))
+        v = [int(x) for x in rest.split()]
+        if name.strip() == "lo" or len(v) < 12:
+            continue
+        found.append({"name": name.strip(), "rx_bytes": v[0], "rx_packets": v[1],
+                      "rx_errors": v[2], "rx_dropped": v[3], "tx_bytes": v[8],
+                      "tx_packets": v[9], "tx_errors": v[10], "tx_dropped": v[11]})
     return found
 
 
 def network_usage(pid: int, at: int) -> api.NetworkUsage:
     usage = api.NetworkUsage(timestamp=at)
-    for name, rx, rx_err, tx, tx_err in _net_dev(pid):
-        if name == "lo":
-            continue
-        iface = api.NetworkInterfaceUsage(name=name, rx_bytes=_u64(rx), rx_errors=_u64(rx_err),
-                                          tx_bytes=_u64(tx), tx_errors=_u64(tx_err))
-        if name == "eth0":
+    for dev in net_dev(pid):
+        iface = api.NetworkInterfaceUsage(
+            name=dev["name"], rx_bytes=_u64(dev["rx_bytes"]), rx_errors=_u64(dev["rx_errors"]),
+            tx_bytes=_u64(dev["tx_bytes"]), tx_errors=_u64(dev["tx_errors"]))
+        if dev["name"] == "eth0":
             usage.default_interface.CopyFrom(iface)
         else:
             usage.interfaces.append(iface)
@@ -133,10 +141,7 @@ def network_usage(pid: int, at: int) -> api.NetworkUsage:
 def sandbox_stats(d, sb: Sandbox) -> api.PodSandboxStats:
     at = now_ns()
     out = api.PodSandboxStats()
-    out.attributes.id = sb.id
-    out.attributes.metadata.CopyFrom(sb.metadata)
-    out.attributes.labels.update(sb.config.labels)
-    out.attributes.annotations.update(sb.config.annotations)
+    _fill_attributes(out.attributes, sb)
     linux = out.linux
     raw = cgroup_stats(sb.cgroup_parent, sb.id)
     if raw:
