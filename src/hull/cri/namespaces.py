@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 
 from hull.errors import Internal, from_oserror
 from hull.sys import libc
+from hull.sys.netns import run_in_thread
 
 FLAGS = {"net": libc.CLONE_NEWNET, "ipc": libc.CLONE_NEWIPC, "uts": libc.CLONE_NEWUTS}
 
@@ -28,33 +28,27 @@ def pin(directory: str, kinds: list[str], hostname: str = "") -> dict[str, str]:
         return {}
     os.makedirs(directory, exist_ok=True)
     paths = {kind: os.path.join(directory, kind) for kind in kinds}
-    outcome: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            flags = 0
-            for kind in kinds:
-                flags |= FLAGS[kind]
-            libc.unshare(flags)
-            if "uts" in kinds and hostname:
-                libc.sethostname(hostname)
-            for kind, path in paths.items():
-                with open(path, "w"):
-                    pass
-                libc.mount(f"/proc/thread-self/ns/{kind}", path, None, libc.MS_BIND)
-        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
-            outcome.append(e)
-
-    thread = threading.Thread(target=work, name="hull-pin-ns")
-    thread.start()
-    thread.join()
-    if outcome:
+    try:
+        run_in_thread(_unshare_and_pin, paths, hostname)
+    except BaseException as err:
         unpin(paths)
-        err = outcome[0]
         if isinstance(err, OSError):
             raise from_oserror(err, f"cannot pin namespaces in {directory}") from err
-        raise err
+        raise
     return paths
+
+
+def _unshare_and_pin(paths: dict[str, str], hostname: str) -> None:
+    flags = 0
+    for kind in paths:
+        flags |= FLAGS[kind]
+    libc.unshare(flags)
+    if "uts" in paths and hostname:
+        libc.sethostname(hostname)
+    for kind, path in paths.items():
+        with open(path, "w"):
+            pass
+        libc.mount(f"/proc/thread-self/ns/{kind}", path, None, libc.MS_BIND)
 
 
 def pin_in_userns(directory: str, kinds: list[str], hostname: str, uid_map: dict,
@@ -123,24 +117,16 @@ def loopback_up(netns_path: str) -> None:
 
 def set_hostname(uts_path: str, hostname: str) -> None:
     """Set the hostname of a pinned UTS namespace from a thread that joins it."""
-    outcome: list[BaseException] = []
+    run_in_thread(_join_and_set_hostname, uts_path, hostname)
 
-    def work() -> None:
-        try:
-            fd = os.open(uts_path, os.O_RDONLY)
-            try:
-                libc.setns(fd, libc.CLONE_NEWUTS)
-            finally:
-                os.close(fd)
-            libc.sethostname(hostname)
-        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
-            outcome.append(e)
 
-    thread = threading.Thread(target=work, name="hull-uts")
-    thread.start()
-    thread.join()
-    if outcome:
-        raise outcome[0]
+def _join_and_set_hostname(uts_path: str, hostname: str) -> None:
+    fd = os.open(uts_path, os.O_RDONLY)
+    try:
+        libc.setns(fd, libc.CLONE_NEWUTS)
+    finally:
+        os.close(fd)
+    libc.sethostname(hostname)
 
 
 def _expect(helper: subprocess.Popen, word: bytes, directory: str) -> None:
