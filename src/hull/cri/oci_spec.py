@@ -85,14 +85,6 @@ def clamp_oom_score_adj(requested: int, floor: int) -> int:
     return requested
 
 
-def own_oom_score_adj() -> int:
-    try:
-        with open("/proc/self/oom_score_adj") as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return 0
-
-
 def host_capabilities() -> list[str]:
     """The capabilities hulld itself may grant: its bounding set."""
     try:
