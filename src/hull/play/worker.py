@@ -55,8 +55,8 @@ class PodWorker:
             self.teardown(row, pod)
             self.state.delete_pod(self.key)
             return False
-        if row["phase"] == "Failed" and not row["sandbox_id"]:
-            return True  # setup failed for good; waits for `hull down`
+        if row["phase"] in ("Succeeded", "Failed"):
+            return True  # terminal, as in kubelet: nothing restarts; waits for `hull down`
         if not row["sandbox_id"] or not self._sandbox_ready(row["sandbox_id"]):
             if not self.start_sandbox(row, pod):
                 return True
@@ -406,6 +406,17 @@ class PodWorker:
         phase, reason = pod_phase(pod, rows)
         ready = int(phase == "Running" and all(rows[c["name"]]["ready"]
                                                 for c in pod.containers()))
+        if phase in ("Succeeded", "Failed"):
+            # kubelet stops a finished pod's sandbox: its IP and hostPorts go back
+            sandbox_id = self.state.pod(self.key)["sandbox_id"]
+            if sandbox_id:
+                try:
+                    self.cri.runtime.StopPodSandbox(
+                        api.StopPodSandboxRequest(pod_sandbox_id=sandbox_id), timeout=120)
+                except grpc.RpcError as e:
+                    log.warning("pod %s: cannot stop the finished sandbox: %s", self.key,
+                                _message(e))
+            self.event("Normal", phase, "", f"pod {phase.lower()}; its sandbox is stopped")
         self.state.update_pod(self.key, phase=phase, reason=reason, ready=ready)
 
     # teardown
