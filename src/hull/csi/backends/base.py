@@ -118,6 +118,18 @@ class Backend(abc.ABC):
     def _tmp(self, directory: str, name: str) -> str:
         return os.path.join(directory, f".tmp-{name}")
 
+    @contextlib.contextmanager
+    def _in_tmp(self, directory: str, name: str) -> Iterator[str]:
+        """A fresh temporary path for ``name`` that the body fills and renames
+        into place; removed if the body fails (a crash leaves it to ``sweep``)."""
+        tmp = self._tmp(directory, name)
+        self._remove_path(tmp)
+        try:
+            yield tmp
+        except BaseException:
+            self._remove_path(tmp)
+            raise
+
     def sweep(self, known_volumes: set[str], known_snapshots: set[str]) -> list[str]:
         """Remove leftovers of crashed calls; returns what was removed."""
         removed = []

@@ -103,27 +103,17 @@ class DirBackend(Backend):
     def _clone(self, source: str, volume_id: str) -> None:
         if not os.path.isdir(source):
             raise NotFound(f"cannot copy {source}: it is gone")
-        tmp = self._tmp(self.volumes_dir, volume_id)
-        self._remove_path(tmp)
-        try:
+        with self._in_tmp(self.volumes_dir, volume_id) as tmp:
             filecopy.clone_tree(source, tmp)
             self._publish_dir(tmp, self.path(volume_id))
-        except BaseException:
-            self._remove_path(tmp)
-            raise
 
     def delete(self, volume_id: str) -> None:
         self._remove_path(self.path(volume_id))
 
     def snapshot(self, volume: Volume, snapshot_id: str, source_mount: str | None) -> int:
-        tmp = self._tmp(self.snapshots_dir, snapshot_id)
-        self._remove_path(tmp)
-        try:
+        with self._in_tmp(self.snapshots_dir, snapshot_id) as tmp:
             filecopy.clone_tree(self.path(volume.id), tmp)
             os.rename(tmp, self.snapshot_path(snapshot_id))
-        except BaseException:
-            self._remove_path(tmp)
-            raise
         return volume.capacity
 
     def delete_snapshot(self, snapshot_id: str) -> None:

@@ -145,17 +145,12 @@ class LoopBackend(Backend):
     def _copy_into(self, source: str, volume: Volume, freeze_at: str | None) -> None:
         if not os.path.exists(source):
             raise NotFound(f"cannot copy {source}: it is gone")
-        tmp = self._tmp(self.volumes_dir, volume.id)
-        self._remove_path(tmp)
-        try:
+        with self._in_tmp(self.volumes_dir, volume.id) as tmp:
             with fsfreeze.frozen(freeze_at) if freeze_at else contextlib.nullcontext():
                 filecopy.clone_file(source, tmp)
             if os.path.getsize(tmp) < volume.capacity:
                 os.truncate(tmp, volume.capacity)  # the fs grows on stage
             os.rename(tmp, self.image(volume.id))
-        except BaseException:
-            self._remove_path(tmp)
-            raise
 
     def create_from_snapshot(self, volume: Volume, snapshot: Snapshot) -> None:
         self._copy_into(self.snapshot_image(snapshot.id), volume, None)
@@ -171,15 +166,10 @@ class LoopBackend(Backend):
         self._remove_path(image)
 
     def snapshot(self, volume: Volume, snapshot_id: str, source_mount: str | None) -> int:
-        tmp = self._tmp(self.snapshots_dir, snapshot_id)
-        self._remove_path(tmp)
-        try:
+        with self._in_tmp(self.snapshots_dir, snapshot_id) as tmp:
             with fsfreeze.frozen(source_mount) if source_mount else contextlib.nullcontext():
                 filecopy.clone_file(self.image(volume.id), tmp)
             os.rename(tmp, self.snapshot_image(snapshot_id))
-        except BaseException:
-            self._remove_path(tmp)
-            raise
         return volume.capacity
 
     def delete_snapshot(self, snapshot_id: str) -> None:
