@@ -182,3 +182,23 @@ def test_entries_under_a_lower_symlink_land_where_it_points(store, tmp_path, bus
         assert sorted(os.listdir(root / "usr/lib")) == ["libc.so", "libextra.so", "sub"]
         assert chroot(root, "/bin/cat", "/lib/sub/deep.so") == "d"
     store.remove_rootfs("hull-images-merged")
+
+
+def test_upper_in_use_reads_escaped_upperdir(tmp_path):
+    """mountinfo shows a space in upperdir as \\040; the check must still match."""
+    from hull.snapshots import overlay
+    from hull.sys import libc
+
+    base = tmp_path / "with space"
+    for name in ("lower", "upper", "work", "merged"):
+        (base / name).mkdir(parents=True)
+    upper = str(base / "upper")
+    assert not overlay.upper_in_use(upper)
+    libc.mount("overlay", str(base / "merged"), "overlay", 0,
+               f"lowerdir={base / 'lower'},upperdir={upper},workdir={base / 'work'}")
+    try:
+        assert overlay.upper_in_use(upper)
+        assert not overlay.upper_in_use(upper + "x")
+    finally:
+        overlay.unmount(str(base / "merged"))
+    assert not overlay.upper_in_use(upper)
