@@ -41,11 +41,15 @@ def conflist(ipam_dir: str) -> dict:
 
 
 class ValidationHulld(kit.Hulld):
-    """The CRI kit's daemon, with this area's names and a registries.conf."""
+    """The CRI kit's daemon, with this area's names and a registries.conf.
+
+    critest runs on the runtime's default handler; so does this suite: hulld's own default,
+    ``hull`` (hull-runc). ``HULL_CRV_RUNTIME=runc`` (or ``crun``) reruns it on another.
+    """
 
     def __init__(self):
         base = tempfile.mkdtemp(prefix="hcrv-", dir="/tmp")
-        super().__init__(base=base)
+        super().__init__(base=base, runtime=os.environ.get("HULL_CRV_RUNTIME", "hull"))
         self.cgroup_parent = f"/hull-crv-{uuid.uuid4().hex[:8]}"
         for name in os.listdir(self.conf_dir):
             os.unlink(os.path.join(self.conf_dir, name))
