@@ -159,35 +159,6 @@ def split_global(argv: list[str]) -> tuple[Args, str | None, list[str]]:
     return options, argv[i], argv[i + 1:]
 
 
-def _defer_heavy_stdlib() -> None:
-    """Stand-ins for ``platform`` and ``signal`` until someone really needs them.
-
-    hull.sys and hull.cgroups import them at module level for one constant
-    (``platform.machine()``, ``signal.SIGKILL``), but the real modules pull in
-    ``re``, ``enum`` and ``collections``: ~5 ms of a ~10 ms command. The
-    stand-in answers ``machine()`` itself and swaps in the real module on any
-    other attribute, so behaviour is unchanged.
-    """
-    def stand_in(name: str, **known):
-        if name in sys.modules:
-            return
-        module = type(sys)(name)
-        module.__dict__.update(known)
-
-        def real_attribute(attribute: str):
-            del sys.modules[name]
-            real = __import__(name)
-            sys.modules[name] = real
-            module.__dict__.update(real.__dict__)
-            return getattr(real, attribute)
-
-        module.__getattr__ = real_attribute
-        sys.modules[name] = module
-
-    stand_in("platform", machine=lambda: os.uname().machine)
-    stand_in("signal", SIGKILL=9, SIGTERM=15, SIGSTOP=19, SIGCONT=18)
-
-
 def main(argv: list[str] | None = None) -> int:
     """The hull-runc command. Called without ``argv`` (the console script) it
     exits the process itself, skipping the interpreter's teardown: a
@@ -206,7 +177,6 @@ def _main(argv: list[str]) -> int:
     import gc
 
     gc.disable()   # a short-lived command: collections would only cost time
-    _defer_heavy_stdlib()
     from hull.oci.log import Log
 
     try:
