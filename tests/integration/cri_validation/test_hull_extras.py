@@ -5,7 +5,6 @@ UpdateContainerResources, PodSandboxStats, ImageFsInfo, ContainerStatus exit cod
 times, RuntimeConfig's cgroup driver.
 """
 
-import os
 import queue
 import threading
 import time

@@ -4,7 +4,6 @@ critest's fixed host port 12000 is replaced by a free loopback port (other suite
 on this machine at the same time); the web server is images.NGINX's stand-in.
 """
 
-import os
 import urllib.request
 
 import pytest
