@@ -82,9 +82,9 @@ class ConmonRuntime:
                 argv.append("--leave-stdin-open")
         if request.tty:
             argv.append("-t")
-        return self._spawn_conmon(argv, f"create container {request.container_id}")
+        return self._spawn_conmon(argv, f"create container {request.container_id}", bundle)
 
-    def _spawn_conmon(self, argv: list[str], what: str) -> int:
+    def _spawn_conmon(self, argv: list[str], what: str, cwd: str) -> int:
         sync_read, sync_write = os.pipe()
         try:
             # pass_fds keeps the descriptor's number in the child: no preexec_fn needed
@@ -92,7 +92,7 @@ class ConmonRuntime:
                    "_OCI_SYNCPIPE": str(sync_write)}
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, env=env, pass_fds=(sync_write,),
-                                    start_new_session=True)
+                                    start_new_session=True, cwd=cwd)  # conmon writes "oom" in its cwd
             os.close(sync_write)
             sync_write = -1
             reply = _read_message(sync_read, SYNC_TIMEOUT)
