@@ -7,7 +7,7 @@ the log (``--log``, text or json) and, when the log is a file, on stderr.
 
 from __future__ import annotations
 
-import os
+import posix   # not os: see hull.oci.state
 import sys
 
 from hull import errors
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
-        os._exit(code)
+        posix._exit(code)
 
 
 def _main(argv: list[str]) -> int:
@@ -392,6 +392,8 @@ def cmd_features(options: Args, args: Args, positional: list[str], log) -> int:
 def cmd_spec(options: Args, args: Args, positional: list[str], log) -> int:
     from hull.oci.jsonio import dumps_pretty
     from hull.spec.runtime import default_config
+
+    import os
 
     bundle = args.bundle or "."
     path = os.path.join(bundle, "config.json")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import posix   # not os: see hull.oci.state.exists
 
 from hull import errors
 from hull.oci.state import State, Store
@@ -19,7 +19,7 @@ def kill(store: Store, container_id: str, signal: int, all_processes: bool = Fal
         _signal_cgroup(state, signal, strict=True)
         return
     try:
-        os.kill(state.pid, signal)
+        posix.kill(state.pid, signal)
     except ProcessLookupError:
         raise errors.FailedPrecondition("container not running") from None
 
@@ -29,7 +29,7 @@ def _signal_cgroup(state: State, signal: int, strict: bool) -> bool:
     manager = state.cgroup_manager()
     if manager is None:
         if strict:
-            os.kill(state.pid, signal)
+            posix.kill(state.pid, signal)
         return strict
     try:
         pids = manager.pids()
@@ -47,7 +47,7 @@ def _signal_cgroup(state: State, signal: int, strict: bool) -> bool:
             pass
     for pid in pids:
         try:
-            os.kill(pid, signal)
+            posix.kill(pid, signal)
         except ProcessLookupError:
             pass
     if frozen:

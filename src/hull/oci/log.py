@@ -7,7 +7,7 @@ conmon and containerd read the runtime's log file to report why it failed
 
 from __future__ import annotations
 
-import os
+import posix   # not os: see hull.oci.state.exists
 import sys
 import time
 
@@ -53,14 +53,14 @@ class Log:
             sys.stderr.flush()
             return
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = posix.open(self.path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
         except OSError:
             sys.stderr.write(line)
             return
         try:
-            os.write(fd, line.encode())
+            posix.write(fd, line.encode())
         finally:
-            os.close(fd)
+            posix.close(fd)
 
 
 #: until the CLI configures one: errors to stderr in runc's text format

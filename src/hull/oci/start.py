@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import posix   # not os: see hull.oci.state.exists
 
 from hull import errors
 from hull.oci.log import NULL, Log
@@ -48,15 +48,15 @@ def release_init(state: State) -> None:
     import select
 
     try:
-        fd = os.open(state.fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = posix.open(state.fifo_path, posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC)
     except FileNotFoundError:
         raise errors.FailedPrecondition("cannot start an already running container") from None
     try:
         _wait_for_byte(state, fd, select)
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
-        os.unlink(state.fifo_path)
+        posix.unlink(state.fifo_path)
     except FileNotFoundError:
         pass
 
@@ -68,7 +68,7 @@ def _wait_for_byte(state: State, fd: int, select) -> None:
     died = errors.FailedPrecondition(
         f"cannot start container {state.id}: its init exited before start")
     try:
-        pidfd = os.pidfd_open(state.pid)
+        pidfd = posix.pidfd_open(state.pid)
     except OSError:   # ESRCH: gone (maybe after writing the byte); ENOSYS
         pidfd = None
     try:
@@ -89,11 +89,11 @@ def _wait_for_byte(state: State, fd: int, select) -> None:
             timeout = None if pidfd is not None else 2
     finally:
         if pidfd is not None:
-            os.close(pidfd)
+            posix.close(pidfd)
 
 
 def _read_byte(fd: int) -> bool:
     try:
-        return bool(os.read(fd, 1))
+        return bool(posix.read(fd, 1))
     except BlockingIOError:
         return False
