@@ -2,7 +2,7 @@
 
 Not critest specs (they are counted apart in conformance-cri.md): GetContainerEvents,
 UpdateContainerResources, PodSandboxStats, ImageFsInfo, ContainerStatus exit codes and
-times, RuntimeConfig's cgroup driver.
+times, RuntimeConfig's cgroup driver, PullImage with the credentials kubelet passes.
 """
 
 import queue
@@ -14,6 +14,7 @@ import pytest
 
 from hull._generated import api_pb2 as api
 from hull.testing import cri
+from hull.testing.registry import RegistryServer, build_image, push_image
 from tests.integration.cri_validation import images
 from tests.integration.cri_validation.conftest import PAUSE_CMD
 
@@ -114,3 +115,25 @@ def test_runtimeconfig_reports_the_cgroup_driver(f):
     """RuntimeConfig: the cgroup driver kubelet must match (cgroupfs here)."""
     response = f.rc.RuntimeConfig(api.RuntimeConfigRequest(), timeout=30)
     assert response.linux.cgroup_driver == api.CGROUPFS
+
+
+def test_pullimage_uses_the_auth_of_the_request(f, tmp_path):
+    """PullImage: kubelet's AuthConfig (image pull secret) opens a password-protected registry;
+    without it the pull is refused and nothing is stored."""
+    registry = RegistryServer(users={"kubelet": "s3cret"}, workdir=tmp_path / "registry").start()
+    try:
+        name = f"{registry.host}/private/busybox:auth"
+        layout = tmp_path / "layout"
+        tag = build_image(layout, "auth", marker="auth")
+        push_image(layout, tag, name, registry=registry, creds="kubelet:s3cret")
+        with pytest.raises(grpc.RpcError):
+            f.ic.PullImage(api.PullImageRequest(image=api.ImageSpec(image=name)), timeout=60)
+        assert f.image_status(name) is None
+        auth = api.AuthConfig(username="kubelet", password="s3cret",
+                              server_address=registry.host)
+        ref = f.ic.PullImage(api.PullImageRequest(image=api.ImageSpec(image=name), auth=auth),
+                             timeout=120).image_ref
+        assert ref and f.image_status(name).id == ref
+        f.remove_image(name)
+    finally:
+        registry.stop()
