@@ -113,6 +113,10 @@ class Suite:
 def suite():
     if os.geteuid() != 0:
         pytest.skip("needs root")
+    if os.path.exists(f"/sys/class/net/{BRIDGE}"):
+        # a second run would share the bridge and subnet (same pod IPs) and delete them
+        pytest.fail(f"{BRIDGE} exists: another cri_validation run is active, or a killed one "
+                    f"left it (ip link del {BRIDGE})", pytrace=False)
     daemon = ValidationHulld()
     registry = RegistryServer(workdir=os.path.join(daemon.base, "registry"))
     factory = None
