@@ -12,9 +12,18 @@ Backends are imported only when chosen: hull-runc pays for one of them.
 from __future__ import annotations
 
 from hull.cgroups.manager import Manager
-from hull.cgroups.paths import Layout, detect_layout
 
 __all__ = ["Manager", "Layout", "detect_layout", "open_manager", "load_manager"]
+
+
+def __getattr__(name: str):
+    # paths (and mountinfo, posixpath) load on first use: load_manager, what
+    # hull-runc's delete/kill/pause use, never needs them
+    if name in ("Layout", "detect_layout"):
+        from hull.cgroups import paths
+
+        return getattr(paths, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_manager(cgroups_path: str, *, container_id: str, systemd: bool = False,
@@ -27,7 +36,7 @@ def open_manager(cgroups_path: str, *, container_id: str, systemd: bool = False,
 
     if systemd or paths.is_systemd_path(cgroups_path):
         paths.reject_systemd(cgroups_path, container_id)
-    layout = layout or detect_layout()
+    layout = layout or paths.detect_layout()
     if layout.version == 2:
         from hull.cgroups.v2 import V2Manager
 
