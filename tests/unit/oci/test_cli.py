@@ -83,6 +83,17 @@ def test_import_graph_stays_small():
     assert out == "[]"
 
 
+def test_state_start_kill_load_neither_os_nor_ctypes():
+    """The commands run per container lifecycle step stay on posix and _json:
+    ``import os`` alone is a fifth of ``start``'s instructions."""
+    code = ("import sys; sys.path.insert(0, 'src'); from hull.cli import runc; "
+            "from hull.oci import start, kill, signals, jsonio, state; "
+            "print(sorted({'os', 'ctypes', 'json', 'posixpath'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-IS", "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
 def test_list_in_an_empty_root(tmp_path, capsys):
     assert cli.main(["--root", str(tmp_path / "none"), "list", "--format", "json"]) == 0
     assert capsys.readouterr().out.strip() == "null"
