@@ -107,6 +107,11 @@ def _enter_namespaces(plan: InitPlan, channel: Channel, ns) -> None:
             raise errors.from_oserror(e, f"cannot join {kind} namespace {path}") from e
         finally:
             os.close(fd)
+    if plan.join_userns:
+        # Become root of the joined namespace, as after creating one: host uid 0
+        # is unmapped there, and mounts like devpts fail with EOVERFLOW.
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
     if plan.new_userns:
         ns.unshare(ns.NAMESPACES["user"][0])
         channel.send("userns")
