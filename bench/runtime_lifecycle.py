@@ -125,7 +125,9 @@ def main() -> int:
 
 
 def report(results: dict, skipped: dict, runs: int) -> None:
-    print(f"lifecycle of /bin/true in a busybox bundle, {runs} runs each (ms)")
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"lifecycle of /bin/true in a busybox bundle, {runs} runs each (ms); "
+          f"load average {load}")
     print(f"{'runtime':<10} {'step':<7} {'median':>8} {'p90':>8} {'p99':>8}")
     medians = {}
     for name, samples in results.items():
