@@ -21,16 +21,31 @@ _libc = ctypes.CDLL(None, use_errno=True)
 OURS = re.compile(r"^(cgrouptest|testdir|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
+def _own_cgroup_paths() -> set[str]:
+    """Our own cgroup in each hierarchy (relative), from /proc/self/cgroup."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            return {line.rstrip("\n").split(":", 2)[2].strip("/") for line in f if line.count(":") >= 2}
+    except OSError:
+        return set()
+
+
 def cgroup_dirs() -> set[Path]:
-    """Top-level directories of every v1 hierarchy (and their cgrouptest)."""
+    """Children of every hierarchy's root and of our own cgroup in it.
+
+    A relative cgroupsPath (e.g. ``testdir/cgrouptest``) is resolved under the
+    caller's cgroup, which the programs and the runtimes inherit from us.
+    """
     found = set()
+    own = _own_cgroup_paths()
     for hierarchy in CGROUP_ROOT.iterdir():
         if hierarchy.is_symlink() or not hierarchy.is_dir():
             continue
-        try:
-            found.update(p for p in hierarchy.iterdir() if p.is_dir())
-        except OSError:
-            continue
+        for parent in {hierarchy} | {hierarchy / rel for rel in own if rel}:
+            try:
+                found.update(p for p in parent.iterdir() if p.is_dir())
+            except OSError:
+                continue
     return found
 
 
