@@ -11,6 +11,7 @@ layer wait and then find it done.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -92,11 +93,50 @@ def ensure_layer(ctx: LayerContext, layer: Descriptor, diff_id: str, chain_id: s
             size, inodes = _unpack(ctx, layer, diff_id, tmp, fetch)
             ctx.dirs.publish(snapshot_id)
             ctx.meta.commit_snapshot(chain_id, size, inodes, unsynced_boot=boot_id())
-        except BaseException:
+        except BaseException as e:
             ctx.dirs.remove(snapshot_id)
-            ctx.meta.delete_snapshot(chain_id)
+            _forget_pending(ctx, chain_id, layer, e)
             raise
     ctx.report(layer.digest, "done", layer.size, layer.size)
+
+
+def _forget_pending(ctx: LayerContext, chain_id: str, layer: Descriptor,
+                    failure: BaseException) -> None:
+    """Drop the pending row of a failed unpack; on a full disk, make room for SQLite first.
+
+    The partial download is kept for a later Range-resume, except when the
+    disk is full: then it is what stands between SQLite and the room it needs
+    to delete the row (and resuming it would only fill the disk again).
+    """
+    if _disk_full(failure):
+        _abort_ingest(ctx, layer)
+    try:
+        ctx.meta.delete_snapshot(chain_id)
+    except Exception as e:
+        if not _disk_full(e):
+            raise
+        _abort_ingest(ctx, layer)
+        ctx.meta.delete_snapshot(chain_id)
+
+
+def _abort_ingest(ctx: LayerContext, layer: Descriptor) -> None:
+    with ctx.content.lock(layer.digest):
+        ctx.content.abort_ingest(layer.digest)
+
+
+def _disk_full(err: BaseException | None) -> bool:
+    """ENOSPC, EDQUOT or SQLITE_FULL anywhere in the chain of causes (errors get wrapped)."""
+    for _ in range(10):
+        if err is None:
+            return False
+        if isinstance(err, errors.ResourceExhausted):
+            return True
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if type(err).__module__ == "sqlite3" and "full" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def _compression(layer: Descriptor, head: bytes = b"") -> str:
