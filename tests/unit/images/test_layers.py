@@ -9,6 +9,8 @@ import pytest
 
 from hull import errors
 from hull.images.layers import _disk_full
+
+
 def test_disk_full_causes():
     assert _disk_full(OSError(errno.ENOSPC, "No space left on device"))
     wrapped = errors.Internal("x")
