@@ -1,9 +1,9 @@
 """`hull exec`: ExecSync for a plain command, the CRI Exec streaming URL for -i / -t.
 
-The interactive path opens the URL hulld's Exec RPC returns with the
-streaming client kit (``hull.testing.streaming``, WebSocket, as kubectl
-1.30+ does), puts a terminal into raw mode for ``-t``, forwards stdin and
-window size, and copies output as it arrives.
+The interactive path opens the URL hulld's Exec RPC returns with
+``hull.streaming.client`` (WebSocket, as kubectl 1.30+ does), puts a
+terminal into raw mode for ``-t``, forwards stdin and window size, and
+copies output as it arrives.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _exec_sync(cri, container_id: str, command: list[str]) -> int:
 
 
 async def _session(url: str, stdin: bool, tty: bool) -> int:
-    from hull.testing.streaming import RemoteCommand
+    from hull.streaming.client import RemoteCommand
 
     session = await RemoteCommand.open(url, "ws", stdin=stdin, tty=tty)
     loop = asyncio.get_running_loop()
@@ -100,9 +100,8 @@ def _forward_stdin(loop, session, fd: int) -> None:
 
 async def _copy_output(session) -> None:
     while True:
-        session._output.clear()
         _flush(session, _copy_output.offsets)
-        await session._output.wait()
+        await session.wait_output()
 
 
 def _flush(session, offsets: dict) -> None:
