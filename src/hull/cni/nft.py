@@ -4,7 +4,8 @@ Each change is one ``nft -f -`` transaction, so it applies whole or not at
 all. Per-container state lives in map/set elements whose comment names the
 container; DEL finds them by that comment, so it needs nothing cached.
 A flock per table serialises the "delete the table once it is empty" step
-against concurrent ADDs.
+against concurrent ADDs; the lock file goes with the table, so none pile up
+in LOCK_DIR.
 """
 
 from __future__ import annotations
@@ -90,7 +91,12 @@ def quote(text: str) -> str:
 
 
 class TableLock:
-    """flock serialising writers of one nft table."""
+    """flock serialising writers of one nft table; ``remove()`` drops its file.
+
+    Only a holder unlinks the file. A waiter that opened it before the unlink
+    then gets the flock of an inode no longer at the path, sees that, and
+    opens the path again: the lock held is always the one others will find.
+    """
 
     def __init__(self, family: str, table: str):
         self.path = os.path.join(LOCK_DIR, f"{family}-{table}.lock")
@@ -98,21 +104,47 @@ class TableLock:
 
     def __enter__(self):
         os.makedirs(LOCK_DIR, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        while self.fd < 0:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if _names(self.path, fd):
+                    self.fd = fd
+            finally:
+                if self.fd != fd:
+                    os.close(fd)
         return self
+
+    def remove(self) -> None:
+        """Unlink the lock file; call while holding it, once the table is gone."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
 
     def __exit__(self, *exc):
         os.close(self.fd)
+        self.fd = -1
+
+
+def _names(path: str, fd: int) -> bool:
+    """Whether ``path`` still names the file open at ``fd``."""
+    try:
+        linked = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (linked.st_dev, linked.st_ino) == (held.st_dev, held.st_ino)
 
 
 def remove_elements_of(family: str, table: str, maps: list[tuple[str, str]], tag: str) -> int:
     """Delete every element whose comment ends with ``tag`` from the given (kind, name)
     sets/maps; delete the table once none of them holds anything. Returns how many went.
     One ``nft list`` and at most one transaction."""
-    with TableLock(family, table):
+    with TableLock(family, table) as lock:
         objects = list_json(f"table {family} {table}")
         if not objects:
+            lock.remove()   # no table (never made, or a failed ADD): no lock file either
             return 0
         found = table_elements(objects)
         script, left, removed = [], 0, 0
@@ -127,4 +159,6 @@ def remove_elements_of(family: str, table: str, maps: list[tuple[str, str]], tag
             script = [f"delete table {family} {table}"]
         if script:
             apply("\n".join(script) + "\n")
+        if not left:
+            lock.remove()
         return removed

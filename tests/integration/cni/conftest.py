@@ -5,6 +5,7 @@ teardown, also on failure."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -13,7 +14,7 @@ import uuid
 
 import pytest
 
-from hull.cni import CNI
+from hull.cni import CNI, nft
 from hull.sys import netns
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -86,6 +87,10 @@ class NetEnv:
     def cleanup(self) -> None:
         for line in self.nft_tables():
             sh("nft", "delete", *line.split(), check=False)  # "table <family> <name>"
+        for family in ("ip", "ip6"):   # the tables' flock files, if a failed run left them
+            for table in (self.portmap_table, self.masq_table):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(nft.LOCK_DIR, f"{family}-{table}.lock"))
         if link_exists(self.bridge):
             # veths of pods whose netns is being destroyed asynchronously: remove them now
             for port in os.listdir(f"/sys/class/net/{self.bridge}/brif"):
