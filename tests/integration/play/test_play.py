@@ -182,8 +182,13 @@ def test_init_order_env_and_config_volumes(play_env, played):
     path = play_env.manifest("config.yaml", text)
     played.append(path)
     play_env.hull("play", path, "--wait")
-    pod = json.loads(play_env.hull("get", "pods", "steps", "-n", "hull-play-test", "-o",
-                                   "json").stdout)
+
+    def finished() -> dict | None:
+        # --wait returns once the pod is Ready, which main is for the moment it runs
+        pod = json.loads(play_env.hull("get", "pods", "steps", "-n", "hull-play-test", "-o",
+                                       "json").stdout)
+        return pod if pod["status"]["phase"] in ("Succeeded", "Failed") else None
+    pod = play_env.wait_for(finished, "pod steps to finish")
     assert pod["status"]["phase"] == "Succeeded"
     ip = pod["status"]["podIP"]
     assert ip.startswith("10.89.")
