@@ -128,3 +128,15 @@ def test_directory_pool_hands_out_ready_dirs(tmp_path):
     assert pool.take(str(tmp_path / "vol-a"))
     assert (tmp_path / "vol-a").is_dir() and not list((tmp_path / "vol-a").iterdir())
     assert (tmp_path / "vol-a").stat().st_mode & 0o777 == 0o777
+
+
+def test_directory_pool_adopts_leftovers_and_skips_vanished_entries(tmp_path, monkeypatch):
+    from hull.csi.backends.dir import DirectoryPool
+    monkeypatch.setattr(DirectoryPool, "_fill", lambda self: None)  # only the leftovers
+    for name in ("a", "b"):
+        (tmp_path / "pool" / name).mkdir(parents=True)
+    pool = DirectoryPool(str(tmp_path / "pool"))
+    (tmp_path / "pool" / "b").rmdir()  # another process took it meanwhile
+    assert pool.take(str(tmp_path / "vol-1"))
+    assert (tmp_path / "vol-1").is_dir() and not (tmp_path / "pool" / "a").exists()
+    assert not pool.take(str(tmp_path / "vol-2"))  # empty now: the caller mkdirs
