@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 
 from hull import errors
 
+# json.dumps(..., sort_keys=True) builds a new encoder per call; one is enough
+_dump_sorted = json.JSONEncoder(sort_keys=True).encode
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS volumes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -197,15 +200,24 @@ class State:
             return self._db.execute(sql, args).fetchall()
 
     def _write(self, what: str, statements: list[tuple[str, tuple]]) -> None:
-        """Run statements as one transaction; a UNIQUE clash is AlreadyExists."""
+        """Run statements as one transaction; a UNIQUE clash is AlreadyExists.
+
+        A single statement runs in autocommit mode, which SQLite makes a
+        transaction of its own: as atomic as BEGIN ... COMMIT, with two
+        fewer round trips into the library.
+        """
         with self._lock:
             try:
+                if len(statements) == 1:
+                    self._db.execute(*statements[0])
+                    return
                 self._db.execute("BEGIN IMMEDIATE")
                 for sql, args in statements:
                     self._db.execute(sql, args)
                 self._db.execute("COMMIT")
             except sqlite3.IntegrityError as e:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise errors.AlreadyExists(f"cannot record {what}: {e}") from e
             except sqlite3.Error as e:
                 if self._db.in_transaction:
@@ -220,7 +232,7 @@ class State:
             "INSERT INTO volumes (id, name, backend, capacity, fs_type, block, parameters,"
             " mutable, source_kind, source_id, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (v.id, v.name, v.backend, v.capacity, v.fs_type, int(v.block),
-             json.dumps(v.parameters, sort_keys=True), json.dumps(v.mutable, sort_keys=True),
+             _dump_sorted(v.parameters), _dump_sorted(v.mutable),
              v.source_kind, v.source_id, v.created))])
 
     def volume(self, volume_id: str) -> Volume | None:
@@ -241,7 +253,7 @@ class State:
     def set_mutable(self, volume_id: str, mutable: dict) -> None:
         self._write(f"parameters of volume {volume_id}", [
             ("UPDATE volumes SET mutable = ? WHERE id = ?",
-             (json.dumps(mutable, sort_keys=True), volume_id))])
+             (_dump_sorted(mutable), volume_id))])
 
     def set_fs_type(self, volume_id: str, fs_type: str) -> None:
         self._write(f"fs type of volume {volume_id}", [

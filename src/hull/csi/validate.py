@@ -8,13 +8,15 @@ work on the generated request messages and raise hull.errors categories.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from hull.errors import InvalidArgument, OutOfRange
 
 MAX_NAME_BYTES = 128
 FS_TYPES = ("ext4", "xfs")
-_BANNED = {*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)}
+# control characters other than tab, LF and CR (C0, DEL, C1)
+_BANNED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 # AccessMode.Mode numbers (csi.proto)
 SINGLE_NODE_WRITER = 1
@@ -56,7 +58,7 @@ def name(value: str, field: str, rpc: str) -> str:
     require(value, field, rpc)
     if len(value.encode()) > MAX_NAME_BYTES:
         raise InvalidArgument(f"cannot {rpc}: {field} is longer than {MAX_NAME_BYTES} bytes")
-    if any(ord(c) in _BANNED for c in value):
+    if _BANNED.search(value):
         raise InvalidArgument(f"cannot {rpc}: {field} contains a control character")
     return value
 
