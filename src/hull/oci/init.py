@@ -161,11 +161,11 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
 
 
 def _name_process(name: bytes) -> None:
-    import ctypes
-
+    from hull.sys.ffi import addressof, create_string_buffer
     from hull.sys.libc import PR_SET_NAME, prctl
 
-    prctl(PR_SET_NAME, ctypes.cast(ctypes.c_char_p(name), ctypes.c_void_p).value)
+    buffer = create_string_buffer(name)
+    prctl(PR_SET_NAME, addressof(buffer))
 
 
 def _die_on_termination_signals() -> None:

@@ -6,10 +6,10 @@ the kernel's errno; a failed load carries the verifier log in its message.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
 
+from hull.sys import ffi
 from hull.sys.libc import _check, _libc
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
@@ -27,23 +27,23 @@ BPF_F_ALLOW_MULTI = 2
 _ATTR_SIZE = 128   # larger than every layout used here; the tail stays zero
 
 
-def _bpf(cmd: int, attr: ctypes.Array) -> int:
-    return _check(_libc.syscall(ctypes.c_long(_NR_BPF), ctypes.c_long(cmd), attr,
-                                ctypes.c_uint(_ATTR_SIZE)))
+def _bpf(cmd: int, attr: ffi.Array) -> int:
+    return _check(_libc.syscall(ffi.c_long(_NR_BPF), ffi.c_long(cmd), attr,
+                                ffi.c_uint(_ATTR_SIZE)))
 
 
 def prog_load_cgroup_device(insns: bytes, name: str = "hull_devices") -> int:
     """Load a BPF_PROG_TYPE_CGROUP_DEVICE program; returns its fd."""
-    code = ctypes.create_string_buffer(insns, len(insns))
-    license_ = ctypes.create_string_buffer(b"Apache")
+    code = ffi.create_string_buffer(insns, len(insns))
+    license_ = ffi.create_string_buffer(b"Apache")
     for log_level in (0, 1):
-        log = ctypes.create_string_buffer(65536 if log_level else 1)
-        attr = ctypes.create_string_buffer(_ATTR_SIZE)
+        log = ffi.create_string_buffer(65536 if log_level else 1)
+        attr = ffi.create_string_buffer(_ATTR_SIZE)
         struct.pack_into("<IIQQIIQII16sII", attr, 0,
                          BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8,
-                         ctypes.addressof(code), ctypes.addressof(license_),
+                         ffi.addressof(code), ffi.addressof(license_),
                          log_level, len(log) if log_level else 0,
-                         ctypes.addressof(log) if log_level else 0,
+                         ffi.addressof(log) if log_level else 0,
                          0, 0, name.encode()[:15], 0, BPF_CGROUP_DEVICE)
         try:
             return _bpf(BPF_PROG_LOAD, attr)
@@ -55,8 +55,8 @@ def prog_load_cgroup_device(insns: bytes, name: str = "hull_devices") -> int:
     raise failure   # pragma: no cover - the loop always returns or raises
 
 
-def _attach_attr(target_fd: int, prog_fd: int, flags: int) -> ctypes.Array:
-    attr = ctypes.create_string_buffer(_ATTR_SIZE)
+def _attach_attr(target_fd: int, prog_fd: int, flags: int) -> ffi.Array:
+    attr = ffi.create_string_buffer(_ATTR_SIZE)
     struct.pack_into("<IIIII", attr, 0, target_fd, prog_fd, BPF_CGROUP_DEVICE, flags, 0)
     return attr
 
@@ -72,17 +72,17 @@ def prog_detach(cgroup_fd: int, prog_fd: int) -> None:
 def prog_query(cgroup_fd: int) -> list[int]:
     """Ids of the device programs attached directly to the cgroup."""
     count = 64
-    ids = (ctypes.c_uint32 * count)()
-    attr = ctypes.create_string_buffer(_ATTR_SIZE)
+    ids = (ffi.c_uint32 * count)()
+    attr = ffi.create_string_buffer(_ATTR_SIZE)
     struct.pack_into("<IIIIQI", attr, 0, cgroup_fd, BPF_CGROUP_DEVICE, 0, 0,
-                     ctypes.addressof(ids), count)
+                     ffi.addressof(ids), count)
     _bpf(BPF_PROG_QUERY, attr)
     found = struct.unpack_from("<I", attr, 24)[0]
     return list(ids[:min(found, count)])
 
 
 def prog_get_fd_by_id(prog_id: int) -> int:
-    attr = ctypes.create_string_buffer(_ATTR_SIZE)
+    attr = ffi.create_string_buffer(_ATTR_SIZE)
     struct.pack_into("<III", attr, 0, prog_id, 0, 0)
     return _bpf(BPF_PROG_GET_FD_BY_ID, attr)
 

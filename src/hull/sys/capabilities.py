@@ -1,14 +1,14 @@
 """Linux capabilities: names, bounding/ambient sets, capset(2) v3.
 
 Used in the container's init after the fork, so everything here is a
-prctl or one syscall on pre-imported ctypes. Bits are ints (bit n = cap n).
+prctl or one syscall on pre-imported ffi. Bits are ints (bit n = cap n).
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
+from hull.sys import ffi
 from hull.errors import InvalidArgument
 from hull.sys.libc import (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_CAP_AMBIENT_RAISE,
                            PR_CAPBSET_DROP, PR_CAPBSET_READ, PR_SET_KEEPCAPS, _check, _libc,
@@ -105,13 +105,13 @@ def set_keepcaps(on: bool) -> None:
     prctl(PR_SET_KEEPCAPS, 1 if on else 0)
 
 
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _Header(ffi.Structure):
+    _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 
 
-class _Data(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+class _Data(ffi.Structure):
+    _fields_ = [("effective", ffi.c_uint32), ("permitted", ffi.c_uint32),
+                ("inheritable", ffi.c_uint32)]
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
@@ -123,14 +123,14 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[half].effective = (effective >> shift) & 0xFFFFFFFF
         data[half].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[half].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.syscall(ctypes.c_long(_NR_CAPSET), ctypes.byref(header), data))
+    _check(_libc.syscall(ffi.c_long(_NR_CAPSET), ffi.byref(header), data))
 
 
 def capget() -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of the calling thread."""
     header = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
     data = (_Data * 2)()
-    _check(_libc.syscall(ctypes.c_long(_NR_CAPGET), ctypes.byref(header), data))
+    _check(_libc.syscall(ffi.c_long(_NR_CAPGET), ffi.byref(header), data))
     return tuple(getattr(data[0], k) | getattr(data[1], k) << 32
                  for k in ("effective", "permitted", "inheritable"))
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
 
+from hull.sys import ffi
 from hull.sys.libc import _check, _libc
 
-_libc.syncfs.argtypes = [ctypes.c_int]
+_libc.syncfs.argtypes = [ffi.c_int]
 
 
 def syncfs(fd: int) -> None:
@@ -28,7 +28,7 @@ MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_RDONLY = 0x1
 AT_FDCWD = -100
 
-_libc.syscall.restype = ctypes.c_long
+_libc.syscall.restype = ffi.c_long
 
 
 def _nr(name: str) -> int:
@@ -47,11 +47,11 @@ def mount_overlay_fsconfig(target: str, lowers: list[str], upper: str | None,
     """Mount overlayfs at target, adding lower layers one by one ("lowerdir+")."""
     import os
 
-    fs_fd = _syscall("fsopen", b"overlay", ctypes.c_uint(FSOPEN_CLOEXEC))
+    fs_fd = _syscall("fsopen", b"overlay", ffi.c_uint(FSOPEN_CLOEXEC))
     try:
         def set_string(key: str, value: str) -> None:
-            _syscall("fsconfig", ctypes.c_int(fs_fd), ctypes.c_uint(FSCONFIG_SET_STRING),
-                     key.encode(), os.fsencode(value), ctypes.c_int(0))
+            _syscall("fsconfig", ffi.c_int(fs_fd), ffi.c_uint(FSCONFIG_SET_STRING),
+                     key.encode(), os.fsencode(value), ffi.c_int(0))
 
         for lower in lowers:
             set_string("lowerdir+", lower)
@@ -60,14 +60,14 @@ def mount_overlay_fsconfig(target: str, lowers: list[str], upper: str | None,
             set_string("workdir", work or "")
         for key, value in (options or {}).items():
             set_string(key, value)
-        _syscall("fsconfig", ctypes.c_int(fs_fd), ctypes.c_uint(FSCONFIG_CMD_CREATE),
-                 None, None, ctypes.c_int(0))
+        _syscall("fsconfig", ffi.c_int(fs_fd), ffi.c_uint(FSCONFIG_CMD_CREATE),
+                 None, None, ffi.c_int(0))
         attrs = MOUNT_ATTR_RDONLY if readonly else 0
-        mnt_fd = _syscall("fsmount", ctypes.c_int(fs_fd), ctypes.c_uint(FSMOUNT_CLOEXEC),
-                          ctypes.c_uint(attrs))
+        mnt_fd = _syscall("fsmount", ffi.c_int(fs_fd), ffi.c_uint(FSMOUNT_CLOEXEC),
+                          ffi.c_uint(attrs))
         try:
-            _syscall("move_mount", ctypes.c_int(mnt_fd), b"", ctypes.c_int(AT_FDCWD),
-                     os.fsencode(target), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH))
+            _syscall("move_mount", ffi.c_int(mnt_fd), b"", ffi.c_int(AT_FDCWD),
+                     os.fsencode(target), ffi.c_uint(MOVE_MOUNT_F_EMPTY_PATH))
         finally:
             os.close(mnt_fd)
     finally:

@@ -1,15 +1,17 @@
-"""Thin ctypes wrappers over libc calls that Python 3.11's ``os`` lacks.
+"""Thin wrappers over libc calls that Python 3.11's ``os`` lacks.
 
 Each wrapper raises ``OSError(errno, strerror, path)`` on failure. Linux
-only; x86_64 and aarch64 syscall numbers where libc has no wrapper.
+only; x86_64 and aarch64 syscall numbers where libc has no wrapper. The
+C types come from ``hull.sys.ffi`` (``_ctypes`` alone, not ``ctypes``).
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+from hull.sys.ffi import Library, c_char_p, c_int, c_long, c_size_t, c_ulong, get_errno
+
+_libc = Library(None)
 
 # clone(2) / unshare(2) / setns(2) flags
 CLONE_NEWNS = 0x00020000
@@ -60,7 +62,7 @@ _NR = _SYSCALLS.get(os.uname().machine, _SYSCALLS["x86_64"])
 
 def _check(result: int, path: str | bytes | None = None) -> int:
     if result == -1:
-        err = ctypes.get_errno()
+        err = get_errno()
         raise OSError(err, os.strerror(err), path)
     return result
 
@@ -71,14 +73,14 @@ def _b(value: str | bytes | None) -> bytes | None:
     return os.fsencode(value)
 
 
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
-                        ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.syscall.restype = ctypes.c_long
+_libc.mount.argtypes = [c_char_p, c_char_p, c_char_p,
+                        c_ulong, c_char_p]
+_libc.umount2.argtypes = [c_char_p, c_int]
+_libc.unshare.argtypes = [c_int]
+_libc.setns.argtypes = [c_int, c_int]
+_libc.sethostname.argtypes = [c_char_p, c_size_t]
+_libc.setdomainname.argtypes = [c_char_p, c_size_t]
+_libc.syscall.restype = c_long
 
 
 def mount(source: str | bytes | None, target: str | bytes, fstype: str | bytes | None,
@@ -127,8 +129,8 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
-                        ctypes.c_ulong, ctypes.c_ulong]
+_libc.prctl.argtypes = [c_int, c_ulong, c_ulong,
+                        c_ulong, c_ulong]
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

@@ -3,19 +3,19 @@ costs a shared-library load per container for two calls."""
 
 from __future__ import annotations
 
-import ctypes
 
+from hull.sys import ffi
 from hull.sys.libc import _check, _libc
 
 RLIM_INFINITY = (1 << 64) - 1
 
 
-class _Rlimit(ctypes.Structure):
-    _fields_ = [("soft", ctypes.c_uint64), ("hard", ctypes.c_uint64)]
+class _Rlimit(ffi.Structure):
+    _fields_ = [("soft", ffi.c_uint64), ("hard", ffi.c_uint64)]
 
 
-_libc.prlimit.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Rlimit),
-                          ctypes.POINTER(_Rlimit)]
+_libc.prlimit.argtypes = [ffi.c_int, ffi.c_int, ffi.POINTER(_Rlimit),
+                          ffi.POINTER(_Rlimit)]
 
 
 def _from_kernel(value: int) -> int:
@@ -29,10 +29,10 @@ def _to_kernel(value: int) -> int:
 def get(resource: int) -> tuple[int, int]:
     """(soft, hard) of our own limit; -1 is unlimited."""
     old = _Rlimit()
-    _check(_libc.prlimit(0, resource, None, ctypes.byref(old)))
+    _check(_libc.prlimit(0, resource, None, ffi.byref(old)))
     return _from_kernel(old.soft), _from_kernel(old.hard)
 
 
 def set(resource: int, soft: int, hard: int) -> None:  # noqa: A001 - mirrors setrlimit
     new = _Rlimit(_to_kernel(soft), _to_kernel(hard))
-    _check(_libc.prlimit(0, resource, ctypes.byref(new), None))
+    _check(_libc.prlimit(0, resource, ffi.byref(new), None))

@@ -9,11 +9,12 @@ driver finds them again by backing file (``find_by_backing``).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
 import time
+
+from hull.sys import ffi
 
 LOOP_SET_FD = 0x4C00
 LOOP_CLR_FD = 0x4C01
@@ -35,30 +36,30 @@ CONTROL = "/dev/loop-control"
 SYS_BLOCK = "/sys/block"
 
 
-class LoopInfo64(ctypes.Structure):
+class LoopInfo64(ffi.Structure):
     _fields_ = [
-        ("lo_device", ctypes.c_uint64),
-        ("lo_inode", ctypes.c_uint64),
-        ("lo_rdevice", ctypes.c_uint64),
-        ("lo_offset", ctypes.c_uint64),
-        ("lo_sizelimit", ctypes.c_uint64),
-        ("lo_number", ctypes.c_uint32),
-        ("lo_encrypt_type", ctypes.c_uint32),
-        ("lo_encrypt_key_size", ctypes.c_uint32),
-        ("lo_flags", ctypes.c_uint32),
-        ("lo_file_name", ctypes.c_char * LO_NAME_SIZE),
-        ("lo_crypt_name", ctypes.c_char * LO_NAME_SIZE),
-        ("lo_encrypt_key", ctypes.c_ubyte * 32),
-        ("lo_init", ctypes.c_uint64 * 2),
+        ("lo_device", ffi.c_uint64),
+        ("lo_inode", ffi.c_uint64),
+        ("lo_rdevice", ffi.c_uint64),
+        ("lo_offset", ffi.c_uint64),
+        ("lo_sizelimit", ffi.c_uint64),
+        ("lo_number", ffi.c_uint32),
+        ("lo_encrypt_type", ffi.c_uint32),
+        ("lo_encrypt_key_size", ffi.c_uint32),
+        ("lo_flags", ffi.c_uint32),
+        ("lo_file_name", ffi.c_char * LO_NAME_SIZE),
+        ("lo_crypt_name", ffi.c_char * LO_NAME_SIZE),
+        ("lo_encrypt_key", ffi.c_ubyte * 32),
+        ("lo_init", ffi.c_uint64 * 2),
     ]
 
 
-class LoopConfig(ctypes.Structure):
+class LoopConfig(ffi.Structure):
     _fields_ = [
-        ("fd", ctypes.c_uint32),
-        ("block_size", ctypes.c_uint32),
+        ("fd", ffi.c_uint32),
+        ("block_size", ffi.c_uint32),
         ("info", LoopInfo64),
-        ("reserved", ctypes.c_uint64 * 8),
+        ("reserved", ffi.c_uint64 * 8),
     ]
 
 

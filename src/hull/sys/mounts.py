@@ -9,10 +9,10 @@ the kernel mounts on is exactly the file we opened.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 
+from hull.sys import ffi
 from hull.sys.libc import _check, _libc, mount
 
 _NR_OPENAT2 = 437        # same on x86_64 and aarch64
@@ -27,20 +27,20 @@ AT_EMPTY_PATH = 0x1000
 O_PATH = 0o10000000
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64)]
+class _OpenHow(ffi.Structure):
+    _fields_ = [("flags", ffi.c_uint64), ("mode", ffi.c_uint64),
+                ("resolve", ffi.c_uint64)]
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+class _MountAttr(ffi.Structure):
+    _fields_ = [("attr_set", ffi.c_uint64), ("attr_clr", ffi.c_uint64),
+                ("propagation", ffi.c_uint64), ("userns_fd", ffi.c_uint64)]
 
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
-    return _check(_libc.syscall(_NR_OPENAT2, dirfd, os.fsencode(path), ctypes.byref(how),
-                                ctypes.sizeof(how)), path)
+    return _check(_libc.syscall(_NR_OPENAT2, dirfd, os.fsencode(path), ffi.byref(how),
+                                ffi.sizeof(how)), path)
 
 
 def open_in_root(root_fd: int, path: str, flags: int = O_PATH) -> int:
@@ -125,8 +125,8 @@ def mount_setattr(fd: int, attr_set: int, attr_clear: int, recursive: bool = Tru
     """Change mount attributes (e.g. read-only) of the mount at ``fd`` and below."""
     attr = _MountAttr(attr_set, attr_clear, 0, 0)
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
-    _check(_libc.syscall(_NR_MOUNT_SETATTR, fd, b"", flags, ctypes.byref(attr),
-                         ctypes.sizeof(attr)))
+    _check(_libc.syscall(_NR_MOUNT_SETATTR, fd, b"", flags, ffi.byref(attr),
+                         ffi.sizeof(attr)))
 
 
 def is_mountpoint_error(err: OSError) -> bool:

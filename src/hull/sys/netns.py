@@ -24,25 +24,14 @@ MS_BIND = 0x1000
 
 
 def _bind_setns():
-    """libc's setns(2) through ``_ctypes`` alone: the ``ctypes`` package costs a
-    plugin start ~7 ms (it builds every C type in Python), ``_ctypes`` ~1 ms."""
-    try:
-        import _ctypes
+    """libc's setns(2) through ``hull.sys.ffi`` (``_ctypes`` alone): the ``ctypes``
+    package costs a plugin start ~2 ms more, and ``hull.sys.libc`` binds more
+    than a plugin needs."""
+    from hull.sys import ffi
 
-        class c_int(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class LibcFunction(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-            _restype_ = c_int
-
-        function = LibcFunction(_ctypes.dlsym(_ctypes.dlopen(None, 0), "setns"))
-        return function, _ctypes.get_errno
-    except (ImportError, AttributeError, OSError, TypeError):  # another Python: the long way
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-        return libc.setns, ctypes.get_errno
+    function = ffi.Library(None).setns
+    function.argtypes = [ffi.c_int, ffi.c_int]
+    return function, ffi.get_errno
 
 
 _setns, _get_errno = _bind_setns()

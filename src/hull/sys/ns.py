@@ -67,9 +67,6 @@ _KEYCTL_JOIN_SESSION_KEYRING = 1
 
 def join_session_keyring(name: str) -> None:
     """A fresh session keyring, so the container does not share the caller's keys."""
-    import ctypes
-
     number = _KEYCTL.get(os.uname().machine, 250)
-    _check(_libc.syscall(number, _KEYCTL_JOIN_SESSION_KEYRING,
-                         ctypes.c_char_p(name.encode())))
+    _check(_libc.syscall(number, _KEYCTL_JOIN_SESSION_KEYRING, name.encode()))
 

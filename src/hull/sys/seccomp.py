@@ -1,10 +1,10 @@
 """seccomp: compile runtime-spec ``linux.seccomp`` to BPF, load it, list features.
 
 ``compile_filter`` runs in the runtime's parent process and uses libseccomp
-(ctypes, ``libseccomp.so.2``) to build the filter, exported as raw
+(``hull.sys.ffi``, ``libseccomp.so.2``) to build the filter, exported as raw
 ``struct sock_filter`` bytes. ``load_filter`` runs in the container's init
 right before execve, possibly after the user switch: it only needs the
-already-imported ctypes and one syscall, never libseccomp.
+already-imported ffi and one syscall, never libseccomp.
 
 Semantics follow runc: unknown syscall names are skipped; a rule whose
 action equals the default is dropped; several conditions on the same
@@ -13,11 +13,11 @@ argument become separate rules (OR), otherwise conditions are ANDed.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
 
 from hull.errors import InvalidArgument
+from hull.sys import ffi
 from hull.sys.libc import _check, _libc
 
 _NR_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(os.uname().machine, 317)
@@ -73,13 +73,13 @@ _NR_SCMP_ERROR = -1
 _SYSCALL_MAX_ARGS = 6
 
 
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+class _ArgCmp(ffi.Structure):
+    _fields_ = [("arg", ffi.c_uint), ("op", ffi.c_int),
+                ("datum_a", ffi.c_uint64), ("datum_b", ffi.c_uint64)]
 
 
-class _Version(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+class _Version(ffi.Structure):
+    _fields_ = [("major", ffi.c_uint), ("minor", ffi.c_uint), ("micro", ffi.c_uint)]
 
 
 _lib = None
@@ -89,19 +89,19 @@ def _seccomp_lib():
     """libseccomp, loaded on first use (compile and features only)."""
     global _lib
     if _lib is None:
-        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-        lib.seccomp_init.argtypes = [ctypes.c_uint32]
-        lib.seccomp_init.restype = ctypes.c_void_p
-        lib.seccomp_release.argtypes = [ctypes.c_void_p]
-        lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
-        lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
-        lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-        lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                               ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
-        lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.seccomp_version.restype = ctypes.POINTER(_Version)
+        lib = ffi.Library("libseccomp.so.2")
+        lib.seccomp_init.argtypes = [ffi.c_uint32]
+        lib.seccomp_init.restype = ffi.c_void_p
+        lib.seccomp_release.argtypes = [ffi.c_void_p]
+        lib.seccomp_arch_add.argtypes = [ffi.c_void_p, ffi.c_uint32]
+        lib.seccomp_arch_resolve_name.argtypes = [ffi.c_char_p]
+        lib.seccomp_arch_resolve_name.restype = ffi.c_uint32
+        lib.seccomp_syscall_resolve_name.argtypes = [ffi.c_char_p]
+        lib.seccomp_rule_add_array.argtypes = [ffi.c_void_p, ffi.c_uint32, ffi.c_int,
+                                               ffi.c_uint, ffi.POINTER(_ArgCmp)]
+        lib.seccomp_attr_set.argtypes = [ffi.c_void_p, ffi.c_int, ffi.c_uint32]
+        lib.seccomp_export_bpf.argtypes = [ffi.c_void_p, ffi.c_int]
+        lib.seccomp_version.restype = ffi.POINTER(_Version)
         _lib = lib
     return _lib
 
@@ -324,19 +324,19 @@ def load_filter(prog: bytes, flags: list[str] | None = None) -> int | None:
     else:
         # meaningless (and refused) without a listener
         bits &= ~FLAGS["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
-    code = ctypes.create_string_buffer(prog, len(prog))
-    fprog = ctypes.create_string_buffer(16)   # struct sock_fprog {u16 len; pad; ptr}
-    struct.pack_into("<HxxxxxxQ", fprog, 0, len(prog) // 8, ctypes.addressof(code))
-    rc = _check(_libc.syscall(ctypes.c_long(_NR_SECCOMP), ctypes.c_long(SECCOMP_SET_MODE_FILTER),
-                              ctypes.c_ulong(bits), fprog))
+    code = ffi.create_string_buffer(prog, len(prog))
+    fprog = ffi.create_string_buffer(16)   # struct sock_fprog {u16 len; pad; ptr}
+    struct.pack_into("<HxxxxxxQ", fprog, 0, len(prog) // 8, ffi.addressof(code))
+    rc = _check(_libc.syscall(ffi.c_long(_NR_SECCOMP), ffi.c_long(SECCOMP_SET_MODE_FILTER),
+                              ffi.c_ulong(bits), fprog))
     return rc if listener else None
 
 
 def _flag_supported(bits: int) -> bool:
     # with a NULL program the kernel checks the flags (EINVAL) before the copy (EFAULT)
-    rc = _libc.syscall(ctypes.c_long(_NR_SECCOMP), ctypes.c_long(SECCOMP_SET_MODE_FILTER),
-                       ctypes.c_ulong(bits), ctypes.c_void_p(0))
-    return rc == -1 and ctypes.get_errno() == 14   # EFAULT
+    rc = _libc.syscall(ffi.c_long(_NR_SECCOMP), ffi.c_long(SECCOMP_SET_MODE_FILTER),
+                       ffi.c_ulong(bits), ffi.c_void_p(0))
+    return rc == -1 and ffi.get_errno() == 14   # EFAULT
 
 
 def _probe_bits(flag: str) -> int:
