@@ -94,6 +94,18 @@ def test_state_start_kill_load_neither_os_nor_ctypes():
     assert out == "[]"
 
 
+def test_create_and_its_init_do_not_import_ctypes():
+    """The ``ctypes`` package (with struct and types) is ~2 ms per container;
+    hull.sys.ffi gives the few C types the create path needs from _ctypes."""
+    code = ("import sys; sys.path.insert(0, 'src'); from hull.cli import runc; "
+            "from hull.oci import create, init, rootfs, process; "
+            "from hull.sys import capabilities, mounts, limits, seccomp, ns, libc; "
+            "print(sorted({'ctypes', 'struct', 'types'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-IS", "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
 def test_list_in_an_empty_root(tmp_path, capsys):
     assert cli.main(["--root", str(tmp_path / "none"), "list", "--format", "json"]) == 0
     assert capsys.readouterr().out.strip() == "null"
