@@ -42,6 +42,12 @@ def new_id(kind: str) -> str:
     return f"{kind}-{os.urandom(16).hex()}"
 
 
+def _after_answer(context, work) -> None:
+    """Run ``work`` once the call's answer is sent (at once without a gRPC context)."""
+    if context is None or not context.add_callback(work):
+        work()
+
+
 class ControllerService(csi_pb2_grpc.ControllerServicer):
     def __init__(self, driver: Driver):
         self.driver = driver
@@ -121,9 +127,11 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
                             parameters=params, mutable=mutable,
                             source_kind=source.kind if source else "",
                             source_id=source.id if source else "")
-            self._provision(volume, source, rpc)
+            self._provision(volume, source, rpc, context)
         log.info("created volume %s (%s, %s, %d bytes)", volume.id, name, backend_name, size)
-        return csi_pb2.CreateVolumeResponse(volume=self.driver.volume_message(volume))
+        response = csi_pb2.CreateVolumeResponse()
+        self.driver.fill_volume(response.volume, volume)
+        return response
 
     def _existing(self, existing: Volume, request, params: dict, caps, rpc: str):
         """Same name again: the same volume if compatible, else ALREADY_EXISTS."""
@@ -147,7 +155,9 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         if why:
             raise AlreadyExists(f"cannot {rpc} {existing.name}: a volume of that name "
                                 f"exists and is incompatible: {why}")
-        return csi_pb2.CreateVolumeResponse(volume=self.driver.volume_message(existing))
+        response = csi_pb2.CreateVolumeResponse()
+        self.driver.fill_volume(response.volume, existing)
+        return response
 
     @staticmethod
     def _source_key(request) -> tuple[str, str]:
@@ -186,10 +196,11 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
                                   f"volume, backend {params['backend']} cannot restore it")
         return source
 
-    def _provision(self, volume: Volume, source, rpc: str) -> None:
+    def _provision(self, volume: Volume, source, rpc: str, context) -> None:
         """Make the storage, then record it; storage whose record failed goes again."""
         backend = self.driver.backend(volume)
         if source is None:
+            _after_answer(context, backend.replenish)
             backend.create(volume)
         elif source.kind == "snapshot":
             with self.driver.locks.hold(f"snapshot:{source.id}"):  # vs DeleteSnapshot

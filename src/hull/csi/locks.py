@@ -9,9 +9,7 @@ first call holds the key past ``timeout``.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator
 
 from hull.csi.errors import Aborted
 
@@ -37,25 +35,47 @@ class KeyedLocks:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    @contextlib.contextmanager
-    def hold(self, *keys: str) -> Iterator[None]:
+    def hold(self, *keys: str) -> _Holding:
         """Hold every key (taken in sorted order, so two callers cannot deadlock)."""
-        ordered = sorted(set(k for k in keys if k))
-        taken: list[str] = []
-        try:
-            for key in ordered:
-                lock = self._ref(key)
-                if not lock.acquire(timeout=self._timeout):
-                    self._unref(key)
-                    raise Aborted(f"cannot start operation on {key}: another operation "
-                                  f"on it is still in flight")
-                taken.append(key)
-            yield
-        finally:
-            for key in reversed(taken):
-                self._locks[key][0].release()
-                self._unref(key)
+        if len(keys) != 1 or not keys[0]:
+            keys = tuple(sorted(set(k for k in keys if k)))
+        return _Holding(self, keys)
+
+    def _take(self, key: str) -> None:
+        lock = self._ref(key)
+        if not lock.acquire(timeout=self._timeout):
+            self._unref(key)
+            raise Aborted(f"cannot start operation on {key}: another operation "
+                          f"on it is still in flight")
+
+    def _give(self, key: str) -> None:
+        self._locks[key][0].release()
+        self._unref(key)
 
     def busy(self) -> int:
         with self._guard:
             return len(self._locks)
+
+
+class _Holding:
+    """``with locks.hold(...)``: a plain class, as this runs on every call
+    (a generator-based context manager costs twice the frames)."""
+
+    __slots__ = ("_locks", "_keys", "_taken")
+
+    def __init__(self, locks: KeyedLocks, keys):
+        self._locks, self._keys, self._taken = locks, keys, 0
+
+    def __enter__(self) -> None:
+        try:
+            for key in self._keys:
+                self._locks._take(key)
+                self._taken += 1
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        while self._taken:
+            self._taken -= 1
+            self._locks._give(self._keys[self._taken])

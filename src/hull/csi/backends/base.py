@@ -55,6 +55,10 @@ class Backend(abc.ABC):
 
     # ---- controller side ----
 
+    def replenish(self) -> None:
+        """Prepare ahead for the next CreateVolume (called once a create's
+        answer is on its way, off the call's critical path)."""
+
     @abc.abstractmethod
     def create(self, volume: Volume) -> None:
         """Make empty storage of ``volume.capacity`` bytes."""
