@@ -10,8 +10,9 @@ pause/resume; ``stats()`` for events and the CRI; ``kill_all`` and
 
 from __future__ import annotations
 
-import os
+import posix   # not os: see hull.cgroups.files
 
+from hull.cgroups import files
 from hull.errors import FailedPrecondition
 
 
@@ -83,7 +84,7 @@ class Manager:
         raise NotImplementedError
 
     def exists(self) -> bool:
-        return os.path.isdir(self.path)
+        return files.isdir(self.path)
 
     def kill_all(self, sig: int = SIGKILL) -> None:
         """Send ``sig`` to every process; frozen meanwhile so none can fork away.
@@ -103,7 +104,7 @@ class Manager:
         try:
             for pid in self.pids():
                 try:
-                    os.kill(pid, sig)
+                    posix.kill(pid, sig)
                 except ProcessLookupError:
                     continue
         finally:

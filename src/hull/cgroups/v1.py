@@ -7,7 +7,6 @@ quota) because the kernel validates each write against the current state.
 
 from __future__ import annotations
 
-import os
 import time
 
 from hull.cgroups import files
@@ -132,7 +131,7 @@ class V1Manager(Manager):
 
     def thaw(self) -> None:
         directory = self._dir("freezer", "freezer")
-        if os.path.isdir(directory):
+        if files.isdir(directory):
             files.write(directory, "freezer.state", "THAWED")
 
     def is_frozen(self) -> bool:
@@ -182,11 +181,11 @@ def _ensure_cpuset(directory: str) -> None:
     current = directory
     while not _cpuset_filled(current):
         chain.append(current)
-        current = os.path.dirname(current)
+        current = current.rpartition("/")[0]
         if not files.exists(current, "cpuset.cpus"):
             return
     for child in reversed(chain):
-        parent = os.path.dirname(child)
+        parent = child.rpartition("/")[0]
         for name in ("cpuset.cpus", "cpuset.mems"):
             if not (files.read_optional(child, name) or "").strip():
                 files.write(child, name, files.read(parent, name).strip())

@@ -9,8 +9,6 @@ hierarchy root down to the parent via cgroup.subtree_control.
 
 from __future__ import annotations
 
-import os
-import posixpath
 import time
 
 from hull.cgroups import files
@@ -35,13 +33,24 @@ def _default_device_filter(directory: str, rules: list[dict]) -> None:
     devices.apply_ebpf(directory, rules)
 
 
+def _normpath(path: str) -> str:
+    """posixpath.normpath, without importing it (and os with it) for a path
+    that is normal already: what a saved manager holds, at every delete."""
+    if (path.startswith("/") and "//" not in path and "/./" not in path
+            and "/../" not in path and not path.endswith(("/", "/.", "/.."))):
+        return path
+    import posixpath
+
+    return posixpath.normpath(path)
+
+
 class V2Manager(Manager):
     version = 2
 
     def __init__(self, path: str, *, container_id: str, root: str | None = None) -> None:
         super().__init__(container_id)
-        self._path = posixpath.normpath(path)
-        self.root = posixpath.normpath(root) if root else _mount_root(self._path)
+        self._path = _normpath(path)
+        self.root = _normpath(root) if root else _mount_root(self._path)
         # replaced by tests on a fake tree, where no program can be attached
         self.device_filter = _default_device_filter
 
@@ -64,6 +73,8 @@ class V2Manager(Manager):
 
     # --- life cycle ---
     def create(self) -> None:
+        import posixpath
+
         rel = posixpath.relpath(self._path, self.root)
         if rel.startswith(".."):
             raise InvalidArgument(f"cannot create cgroup {self._path}: not below {self.root}")
@@ -113,7 +124,7 @@ class V2Manager(Manager):
         return events.get("frozen") == 1
 
     def thaw(self) -> None:
-        if os.path.isdir(self._path):
+        if files.isdir(self._path):
             files.write(self._path, "cgroup.freeze", 0)
 
     def can_freeze(self) -> bool:
@@ -225,7 +236,7 @@ class _Writer:
             self.writes.append((key, value, f"{PREFIX}.unified.{key}"))
 
     def need_dir(self, field: str) -> None:
-        if not os.path.isdir(self.dir):
+        if not files.isdir(self.dir):
             raise FailedPrecondition(f"{PREFIX}.{field}: cannot set it for container "
                                      f"{self.mgr.container_id}: cgroup {self.dir} "
                                      "does not exist")

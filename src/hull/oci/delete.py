@@ -4,11 +4,11 @@ gone is not an error with ``force``."""
 
 from __future__ import annotations
 
-import os
+import posix   # not os: see hull.oci.state.exists
 
 from hull import errors
 from hull.oci.log import NULL, Log
-from hull.oci.state import STATE_FILE, State, Store, lock
+from hull.oci.state import STATE_FILE, State, Store, exists, lock
 from hull.oci.status import Status
 
 _WAIT_MS = 10_000
@@ -30,12 +30,12 @@ def delete(store: Store, container_id: str, force: bool = False, log: Log = NULL
     try:
         _delete_locked(store, state, force, log)
     finally:
-        os.close(guard)
+        posix.close(guard)
 
 
 def _delete_locked(store: Store, state: State, force: bool, log: Log) -> None:
     container_id = state.id
-    if not os.path.exists(os.path.join(state.dir, STATE_FILE)):
+    if not exists(f"{state.dir}/{STATE_FILE}"):
         if force:
             return   # a concurrent delete finished first
         raise errors.NotFound(f"container {container_id} does not exist")
@@ -65,18 +65,18 @@ def _delete_locked(store: Store, state: State, force: bool, log: Log) -> None:
 def stop_init(state: State) -> None:
     """SIGKILL the init and wait until it has exited (it is not our child)."""
     try:
-        pidfd = os.pidfd_open(state.pid)
+        pidfd = posix.pidfd_open(state.pid)
     except ProcessLookupError:
         return
     try:
         if not state.is_alive():
             return
-        os.kill(state.pid, 9)
+        posix.kill(state.pid, 9)
         wait_exit(pidfd, _WAIT_MS)
     except ProcessLookupError:
         pass
     finally:
-        os.close(pidfd)
+        posix.close(pidfd)
 
 
 def wait_exit(pidfd: int, timeout_ms: int | None) -> bool:
@@ -94,7 +94,7 @@ def _signal_all(manager) -> list[int]:
         return []
     for pid in pids:
         try:
-            os.kill(pid, 9)
+            posix.kill(pid, 9)
         except ProcessLookupError:
             pass
     return pids

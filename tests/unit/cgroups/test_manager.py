@@ -15,7 +15,7 @@ def test_kill_all_without_freezer_still_signals(tmp_path, monkeypatch):
     calls = []
     mgr = V1Manager({"devices": str(tmp_path)}, container_id="c")
     monkeypatch.setattr(mgr, "pids", lambda: [111, 222])
-    monkeypatch.setattr(manager_module.os, "kill", lambda pid, sig: calls.append((pid, sig)))
+    monkeypatch.setattr(manager_module.posix, "kill", lambda pid, sig: calls.append((pid, sig)))
     mgr.kill_all(15)
     assert calls == [(111, 15), (222, 15)]
     assert not mgr.can_freeze()

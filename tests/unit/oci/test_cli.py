@@ -83,11 +83,12 @@ def test_import_graph_stays_small():
     assert out == "[]"
 
 
-def test_state_start_kill_load_neither_os_nor_ctypes():
+def test_state_start_kill_delete_load_neither_os_nor_ctypes():
     """The commands run per container lifecycle step stay on posix and _json:
     ``import os`` alone is a fifth of ``start``'s instructions."""
     code = ("import sys; sys.path.insert(0, 'src'); from hull.cli import runc; "
-            "from hull.oci import start, kill, signals, jsonio, state; "
+            "from hull.oci import start, kill, signals, jsonio, state, delete; "
+            "import hull.cgroups.v1, hull.cgroups.v2; "
             "print(sorted({'os', 'ctypes', 'json', 'posixpath'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-IS", "-c", code], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout.strip()
