@@ -137,19 +137,18 @@ class Prepared:
             return
         from hull.sys import capabilities
 
-        known, top, grantable = capabilities.names(), capabilities.last_cap(), None
+        known, top = capabilities.names(), capabilities.last_cap()
+        grantable = capabilities.bounding()
         for kind, values in caps.items():
             field = f"process.capabilities.{kind}"
             for name in values:
                 number = known.index(name) if name in known else top + 1
-                if number <= top:
-                    grantable = capabilities.bounding() if grantable is None else grantable
-                    if not grantable >> number & 1:
-                        raise errors.PermissionDenied(
-                            f"{what}: {field}: {name} cannot be granted: it is not in "
-                            "the runtime's own bounding set")
+                if number <= top and not grantable >> number & 1:
+                    raise errors.PermissionDenied(
+                        f"{what}: {field}: {name} cannot be granted: it is not in "
+                        "the runtime's own bounding set")
             try:
-                capabilities.parse(values, field)
+                capabilities.parse(values, field, grantable)
             except errors.InvalidArgument as e:
                 raise errors.InvalidArgument(f"{what}: {e}") from e
 

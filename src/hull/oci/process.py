@@ -139,7 +139,8 @@ def set_user(plan: ProcessPlan) -> None:
     caps = _capabilities() if caps_config is not None else None
     masks = {}
     if caps is not None:
-        masks = {name: caps.parse(caps_config.get(name) or [])
+        grantable = caps.bounding()
+        masks = {name: caps.parse(caps_config.get(name) or [], grantable=grantable)
                  for name in ("bounding", "effective", "permitted", "inheritable", "ambient")}
         caps.drop_bounding(masks["bounding"])
         caps.set_keepcaps(True)

@@ -58,14 +58,18 @@ def names() -> list[str]:
     return list(NAMES)
 
 
-def parse(cap_names: list[str], field: str = "process.capabilities") -> int:
+def parse(cap_names: list[str], field: str = "process.capabilities",
+          grantable: int | None = None) -> int:
     """Bitmask of ``cap_names``. Unknown names raise; names this kernel lacks
     (past cap_last_cap, as runc) or that this process's own bounding set
     lacks (no process could grant them: the host withheld them from the
-    runtime) are skipped with a warning instead of failing the container."""
+    runtime) are skipped with a warning instead of failing the container.
+    ``grantable`` is that bounding set, when the caller has read it already
+    (parsing the five sets of a process reads /proc/self/status once)."""
     mask = 0
     top = last_cap()
-    grantable = bounding()
+    if grantable is None:
+        grantable = bounding()
     skipped = []
     for name in cap_names or []:
         number = _NUMBERS.get(name) if isinstance(name, str) else None
