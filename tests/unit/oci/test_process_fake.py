@@ -22,8 +22,9 @@ class Recorder:
 def test_set_user_order(monkeypatch):
     rec = Recorder()
     fake_caps = types.SimpleNamespace(
-        parse=lambda names: sum(1 << i for i, n in enumerate(["CAP_CHOWN", "CAP_KILL"])
-                                if n in names),
+        bounding=lambda: 0b11,
+        parse=lambda names, grantable: sum(1 << i for i, n in enumerate(["CAP_CHOWN", "CAP_KILL"])
+                                           if n in names and grantable >> i & 1),
         drop_bounding=rec.drop_bounding, set_keepcaps=rec.set_keepcaps, capset=rec.capset,
         set_ambient=rec.set_ambient)
     monkeypatch.setattr(proc, "_capabilities", lambda: fake_caps)
