@@ -37,12 +37,26 @@ def record_exit(d, c: Container, exit: Exit) -> None:
     c.state = ContainerState.EXITED
     c.exit_code = exit.exit_code
     c.finished_at = max(exit.finished_at or now_ns(), c.started_at)
-    if exit.oom_killed:
+    if exit.oom_killed or (exit.exit_code != 0 and _cgroup_saw_oom_kill(d, c)):
         c.reason = "OOMKilled"
     elif not c.reason:
         c.reason = "Completed" if exit.exit_code == 0 else "Error"
     d.store.save_container(c)
     publish(d, c, api.CONTAINER_STOPPED_EVENT)
+
+
+def _cgroup_saw_oom_kill(d, c: Container) -> bool:
+    """The kernel's own count of OOM kills in the container's cgroup.
+
+    conmon writes its ``oom`` file from a cgroup event that can arrive
+    after the exit file (v1 eventfd), so under load an OOM-killed container
+    could read as a plain exit 137; the counter is already final then (the
+    cgroup lives until the runtime deletes the container).
+    """
+    from hull.cri.stats import cgroup_stats, container_cgroup
+
+    raw = cgroup_stats(container_cgroup(d.store.sandbox(c.sandbox_id), c), c.id)
+    return bool(raw and (raw.get("memory") or {}).get("oomKillEvents", 0) > 0)
 
 
 def bundle(d, c: Container) -> str:

@@ -121,3 +121,26 @@ def test_events_published_on_exit(d):
     assert event.container_event_type == api.CONTAINER_STOPPED_EVENT
     assert event.containers_statuses[0].reason == "Completed"
     assert event.pod_sandbox_status.id == "s" * 64
+
+
+def test_exit_reads_oom_killed_from_the_cgroup_when_conmon_has_not_said(d, monkeypatch):
+    """conmon's oom file can come after its exit file (v1 eventfd): the
+    cgroup's oom_kill count decides then. The cgroup itself is faked here:
+    an OOM kill cannot be timed against conmon's event in a unit test."""
+    from hull.cri import stats
+    from hull.cri.runtime import Exit
+
+    sb = _sandbox(d)
+    seen = []
+
+    def fake_stats(path, owner):
+        seen.append(path)
+        return {"memory": {"oomKillEvents": 1 if owner == "oom" else 0}}
+    monkeypatch.setattr(stats, "cgroup_stats", fake_stats)
+    for cid, code, reason in (("oom", 137, "OOMKilled"), ("plain", 137, "Error"),
+                              ("clean", 0, "Completed")):
+        c = _container(d, sb, cid)
+        lifecycle.record_exit(d, c, Exit(exit_code=code, finished_at=1))
+        assert d.store.container(cid).reason == reason, cid
+    parent = sb.cgroup_parent.rstrip("/")
+    assert seen == [f"{parent}/hull-oom", f"{parent}/hull-plain"]
