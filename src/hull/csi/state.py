@@ -29,9 +29,13 @@ from hull import errors
 # json.dumps(..., sort_keys=True) builds a new encoder per call; one is enough
 _dump_sorted = json.JSONEncoder(sort_keys=True).encode
 
+# seq orders listings by creation. Plain rowids do that (SQLite gives a new
+# row max(seq) + 1); AUTOINCREMENT would also write its sqlite_sequence page
+# on every insert. Version 1 databases had it: _migrate rebuilds their tables.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS volumes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL UNIQUE,
     backend TEXT NOT NULL,
@@ -45,7 +49,7 @@ CREATE TABLE IF NOT EXISTS volumes (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS snapshots (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL UNIQUE,
     source_volume_id TEXT NOT NULL,
@@ -55,7 +59,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS group_snapshots (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL UNIQUE,
     source_volume_ids TEXT NOT NULL,
@@ -190,6 +194,32 @@ class State:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring an older database to SCHEMA_VERSION in one transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._drop_autoincrement()
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _drop_autoincrement(self) -> None:
+        """Version 1 -> 2: rebuild the AUTOINCREMENT tables, keeping every seq."""
+        old = [row["name"] for row in self._db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            if "AUTOINCREMENT" in row["sql"]]
+        for table in old:
+            self._db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+        for statement in SCHEMA.split(";"):  # executescript would commit first
+            self._db.execute(statement)
+        for table in old:
+            self._db.execute(f"INSERT INTO {table} SELECT * FROM {table}_v1")
+            self._db.execute(f"DROP TABLE {table}_v1")
 
     def close(self) -> None:
         with self._lock:

@@ -100,3 +100,29 @@ def test_node_records_survive_reopen(tmp_path):
     s.unrecord_publication("/target")
     assert s.staging("/stage").device == "" and s.publications() == []
     s.close()
+
+
+def test_version_1_database_loses_autoincrement_and_keeps_rows_and_order(tmp_path):
+    import sqlite3
+
+    from hull.csi import state as state_module
+    path = str(tmp_path / "state.db")
+    db = sqlite3.connect(path)
+    db.executescript(state_module.SCHEMA.replace("seq INTEGER PRIMARY KEY,",
+                                                 "seq INTEGER PRIMARY KEY AUTOINCREMENT,"))
+    for seq, i in ((5, 3), (9, 1)):
+        db.execute("INSERT INTO volumes (seq, id, name, backend, capacity, created)"
+                   " VALUES (?, ?, ?, 'dir', 1, 0)", (seq, f"vol-{i}", f"name-{i}"))
+    db.execute("INSERT INTO snapshots (id, name, source_volume_id, backend, size, created)"
+               " VALUES ('snap-1', 's1', 'vol-1', 'dir', 1, 0)")
+    db.commit()
+    db.close()
+    s = State(path)
+    s.add_volume(_volume(2))
+    assert [v.id for v in s.volumes()] == ["vol-3", "vol-1", "vol-2"]
+    assert s.snapshot("snap-1").source_volume_id == "vol-1"
+    tables = s._query("SELECT sql FROM sqlite_master WHERE type = 'table'")
+    assert not any("AUTOINCREMENT" in row["sql"] for row in tables)
+    assert s._query("PRAGMA user_version")[0][0] == state_module.SCHEMA_VERSION
+    s.close()
+    State(path).close()  # opening a current database again changes nothing
