@@ -40,7 +40,8 @@ def _wrap(method: str, behavior):
 
     def handler(request, context):
         start = time.monotonic()
-        method = f"{short} {_ids(request)}".strip() if log.isEnabledFor(logging.INFO) else short
+        verbose = log.isEnabledFor(logging.INFO)
+        method = f"{short} {_ids(request)}".strip() if verbose else short
         try:
             response = behavior(request, context)
         except errors.HullError as e:
@@ -57,7 +58,8 @@ def _wrap(method: str, behavior):
                 raise
             log.exception("%s -> INTERNAL", method)
             context.abort(grpc.StatusCode.INTERNAL, f"cannot serve {method}: {e!r}")
-        log.info("%s -> OK (%.1f ms)", method, (time.monotonic() - start) * 1000)
+        if verbose:
+            log.info("%s -> OK (%.1f ms)", method, (time.monotonic() - start) * 1000)
         return response
     return handler
 

@@ -69,18 +69,21 @@ def capability(cap, rpc: str) -> Capability:
     if kind is None:
         raise InvalidArgument(f"cannot {rpc}: volume capability has no access type "
                               f"(block or mount)")
-    if not cap.HasField("access_mode") or cap.access_mode.mode == 0:
+    mode = cap.access_mode.mode  # 0 when access_mode is unset
+    if mode == 0:
         raise InvalidArgument(f"cannot {rpc}: volume capability has no access mode")
-    if cap.access_mode.mode not in MODE_NAMES:
-        raise InvalidArgument(f"cannot {rpc}: unknown access mode {cap.access_mode.mode}")
+    if mode not in MODE_NAMES:
+        raise InvalidArgument(f"cannot {rpc}: unknown access mode {mode}")
     if kind == "block":
-        return Capability(block=True, mode=cap.access_mode.mode)
-    fs = cap.mount.fs_type
+        return Capability(block=True, mode=mode)
+    mount = cap.mount
+    fs = mount.fs_type
     if fs and fs not in FS_TYPES:
         raise InvalidArgument(f"cannot {rpc}: fs type {fs!r} is not supported "
                               f"(supported: {', '.join(FS_TYPES)})")
-    return Capability(block=False, mode=cap.access_mode.mode, fs_type=fs,
-                      mount_flags=tuple(cap.mount.mount_flags))
+    flags = mount.mount_flags
+    return Capability(block=False, mode=mode, fs_type=fs,
+                      mount_flags=tuple(flags) if flags else ())  # tuple() of an empty field: ~1 us
 
 
 def capabilities(caps, rpc: str) -> list[Capability]:
