@@ -146,6 +146,10 @@ def throughput(driver: Driver, mib: int, rounds: int) -> tuple[float, float]:
     return statistics.median(loop_runs), statistics.median(host_runs)
 
 
+def _load() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--volumes", type=int, default=30)
@@ -156,6 +160,7 @@ def main() -> int:
     base = tempfile.mkdtemp(prefix="hull-csi-bench-", dir="/tmp")
     driver = Driver(base)
     try:
+        print(f"hull-csi, {args.volumes} volumes per backend; load average {_load()}")
         print(f"{'backend':<6} {'call':<27} {'p50 ms':>8} {'p99 ms':>8} {'hostpath p50':>13} "
               f"{'ratio':>6}")
         floor = [timed(lambda: driver.identity.GetPluginInfo(pb.GetPluginInfoRequest()))
@@ -174,6 +179,7 @@ def main() -> int:
         print(f"\nsequential write {args.write_mib} MiB + fsync (median of {args.rounds}):")
         print(f"  loop volume {loop_rate:8.1f} MiB/s   host fs {host_rate:8.1f} MiB/s   "
               f"ratio {loop_rate / host_rate:.2f} (target >= 0.80)")
+        print(f"load average at the end {_load()}")
     finally:
         driver.close()
         subprocess.run(["umount", "-R", base], capture_output=True)
