@@ -197,7 +197,7 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
         return source
 
     def _provision(self, volume: Volume, source, rpc: str, context) -> None:
-        """Make the storage, then record it; storage whose record failed goes again."""
+        """Make the storage, then record it; if recording fails, remove the storage."""
         backend = self.driver.backend(volume)
         if source is None:
             _after_answer(context, backend.replenish)
