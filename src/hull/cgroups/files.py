@@ -10,6 +10,7 @@ import posix   # not os: hull-runc delete comes here, and os costs it ~1 ms (hul
 import time
 
 from hull.errors import FailedPrecondition, InvalidArgument, from_oserror
+from hull.sys import pathname
 
 
 def write(directory: str, name: str, value: str | int, field: str = "") -> None:
@@ -110,10 +111,8 @@ def mkdir(path: str) -> bool:
     """Create ``path`` and missing parents; True when the leaf was new."""
     if isdir(path):
         return False
-    import os
-
     try:
-        os.makedirs(path, exist_ok=True)
+        pathname.makedirs(path)
     except OSError as e:
         raise from_oserror(e, f"cannot create cgroup {path}") from e
     return True

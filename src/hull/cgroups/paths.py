@@ -10,10 +10,8 @@ the container id, relative, as runc does.
 
 from __future__ import annotations
 
-import posixpath
-
 from hull.errors import FailedPrecondition, InvalidArgument
-from hull.sys import mountinfo
+from hull.sys import mountinfo, pathname
 
 # v1 controllers a container joins; "name=systemd" is a named hierarchy runc joins too
 V1_CONTROLLERS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "pids",
@@ -117,9 +115,9 @@ def clean(cgroups_path: str) -> str:
     if not cgroups_path:
         return ""
     if cgroups_path.startswith("/"):
-        return posixpath.normpath(cgroups_path)
-    cleaned = posixpath.normpath("/" + cgroups_path)
-    return posixpath.relpath(cleaned, "/") if cleaned != "/" else ""
+        return pathname.normpath(cgroups_path)
+    cleaned = pathname.normpath("/" + cgroups_path)
+    return pathname.relpath(cleaned, "/") if cleaned != "/" else ""
 
 
 def _inner(cgroups_path: str, container_id: str) -> str:
@@ -137,9 +135,9 @@ def _below(mount: Mount, own: str | None, inner: str) -> str:
         return mount.mountpoint + inner
     base = own or "/"
     # our own cgroup is reported from the namespace root; the mount may be a sub-tree
-    rel = posixpath.relpath(base, mount.root) if base.startswith(mount.root) else base
+    rel = pathname.relpath(base, mount.root) if base.startswith(mount.root) else base
     rel = "" if rel in (".", "/") else rel.lstrip("/")
-    return posixpath.join(mount.mountpoint, rel, inner)
+    return pathname.join(mount.mountpoint, rel, inner)
 
 
 def resolve_v1(layout: Layout, cgroups_path: str, container_id: str) -> dict[str, str]:
@@ -169,7 +167,7 @@ def resolve_v2(layout: Layout, cgroups_path: str, container_id: str) -> str:
                                  "cgroup2 is not mounted")
     own = layout.own.get("")
     if not inner.startswith("/") and own:
-        own = posixpath.dirname(own) if own != "/" else "/"
+        own = pathname.dirname(own) if own != "/" else "/"
     return _below(layout.unified, own, inner)
 
 

@@ -4,11 +4,12 @@ before anything is created."""
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull import errors
 from hull.oci import jsonio
 from hull.spec import runtime as spec
+from hull.sys import pathname
 
 # sysctl prefixes and the namespace that makes them safe to set (runc's list)
 _SYSCTL_NAMESPACES = (("kernel.msg", "ipc"), ("kernel.sem", "ipc"), ("kernel.shm", "ipc"),
@@ -24,7 +25,7 @@ class Loaded:
 
 
 def read_config(bundle: str, what: str) -> dict:
-    path = os.path.join(bundle, "config.json")
+    path = pathname.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -45,9 +46,11 @@ def load(bundle: str, what: str) -> Loaded:
     except errors.InvalidArgument as e:
         raise errors.InvalidArgument(f"{what}: config.json: {e}") from e
     rootfs = config["root"]["path"]
-    rootfs = os.path.realpath(os.path.join(bundle, rootfs))
-    if not os.path.isdir(rootfs):
-        raise errors.NotFound(f"{what}: root.path: rootfs {rootfs} does not exist")
+    rootfs = pathname.join(bundle, rootfs)
+    try:
+        rootfs = pathname.resolve_dir(rootfs)
+    except OSError:
+        raise errors.NotFound(f"{what}: root.path: rootfs {rootfs} does not exist") from None
     return Loaded(bundle, config, rootfs)
 
 
@@ -83,7 +86,7 @@ class Prepared:
         for i, entry in enumerate(linux.get("namespaces") or []):
             kind, path = entry["type"], entry.get("path") or ""
             self.kinds[kind] = path
-            if path and not os.path.exists(path):
+            if path and not pathname.exists(path):
                 raise errors.NotFound(f"{what}: linux.namespaces[{i}].path: {path} "
                                       "does not exist")
             if kind == "user":
@@ -122,7 +125,7 @@ class Prepared:
                                          "enabled on this host")
         for field, value in (("process.selinuxLabel", self.process.get("selinuxLabel")),
                              ("linux.mountLabel", self.linux.get("mountLabel"))):
-            if value and not os.path.exists("/sys/fs/selinux/enforce"):
+            if value and not pathname.exists("/sys/fs/selinux/enforce"):
                 raise errors.InvalidArgument(f"{what}: {field}: SELinux is not enabled on "
                                              "this host")
 
@@ -162,7 +165,7 @@ class Prepared:
         if self.process.get("terminal"):
             console_fd = connect_console(self.options.console_socket, floor)
         state_dir_fd = move_above(
-            os.open(state.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), floor)
+            posix.open(state.dir, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC), floor)
         in_userns = self.new_userns or bool(self.join_userns)
         process_plan = ProcessPlan(
             self.process, container_id=self.container_id,
@@ -224,7 +227,7 @@ def connect_console(path: str, floor: int) -> int:
 
 def listen_fds() -> int:
     """fds a socket-activating caller passed (systemd's LISTEN_FDS), kept like runc."""
-    value = os.environ.get("LISTEN_FDS", "")
+    value = posix.environ.get(b"LISTEN_FDS", b"").decode(errors="replace")
     return int(value) if value.isdigit() else 0
 
 

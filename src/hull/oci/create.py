@@ -8,7 +8,7 @@ the state directory and cgroup (ExitStack), so a bad config leaves nothing.
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull import errors
 from hull.oci import bundle as bundlelib
@@ -16,6 +16,7 @@ from hull.oci.log import NULL, Log
 from hull.oci.state import EXEC_FIFO, State, Store, now_rfc3339, process_start_time, write_atomic
 from hull.oci.status import Status
 from hull.oci.sync import Channel
+from hull.sys import pathname
 
 
 class Undo:
@@ -47,7 +48,7 @@ class CreateOptions:
     def __init__(self, bundle: str = ".", pid_file: str = "", console_socket: str = "",
                  preserve_fds: int = 0, no_pivot: bool = False, no_new_keyring: bool = False,
                  systemd_cgroup: bool = False):
-        self.bundle = os.path.abspath(bundle)
+        self.bundle = pathname.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
         self.preserve_fds = preserve_fds
@@ -65,7 +66,7 @@ def create(store: Store, container_id: str, options: CreateOptions, log: Log = N
     with Undo() as undo:
         state_dir = store.reserve(container_id)
         undo.callback(store.remove, container_id)
-        _make_fifo(os.path.join(state_dir, EXEC_FIFO), loaded.config)
+        _make_fifo(pathname.join(state_dir, EXEC_FIFO), loaded.config)
         manager = _make_cgroup(loaded, container_id, options, undo, what)
         state = State(container_id, state_dir, bundle=options.bundle, rootfs=loaded.rootfs,
                       created=now_rfc3339(), owner="", config=loaded.config,
@@ -76,7 +77,7 @@ def create(store: Store, container_id: str, options: CreateOptions, log: Log = N
         state.pid_start = process_start_time(pid)
         store.save(state)
         if options.pid_file:
-            write_atomic(os.path.abspath(options.pid_file), str(pid), 0o644)
+            write_atomic(pathname.abspath(options.pid_file), str(pid), 0o644)
         undo.pop_all()
     return state
 
@@ -84,12 +85,12 @@ def create(store: Store, container_id: str, options: CreateOptions, log: Log = N
 def _make_fifo(path: str, config: dict) -> None:
     """exec.fifo, writable by the init after it switched user, also as the
     container's root in a user namespace (owned by that root's host ids)."""
-    os.mkfifo(path, 0o622)
-    os.chmod(path, 0o622)   # mkfifo's mode went through the umask
+    posix.mkfifo(path, 0o622)
+    posix.chmod(path, 0o622)   # mkfifo's mode went through the umask
     linux = config.get("linux") or {}
     uid, gid = host_id(linux.get("uidMappings"), 0), host_id(linux.get("gidMappings"), 0)
     if (uid, gid) != (0, 0):
-        os.chown(path, uid, gid)
+        posix.chown(path, uid, gid)
 
 
 def host_id(mappings: list[dict] | None, container_id: int) -> int:
@@ -151,14 +152,14 @@ def _spawn(prepared, state: State, manager, undo, log: Log, what: str) -> int:
     plan = prepared.init_plan(state)
     init.preload(plan)
     channel = plan.channel
-    child = os.fork()
+    child = posix.fork()
     if child == 0:
         init.run_child_stage(plan)   # never returns
     channel.parent_side()
-    os.close(plan.state_dir_fd)
+    posix.close(plan.state_dir_fd)
     for fd in (plan.process.console_fd, plan.process.listener_socket):
         if fd >= 0:
-            os.close(fd)
+            posix.close(fd)
     undo.callback(channel.close)
     undo.callback(_reap, child)
     try:
@@ -216,7 +217,7 @@ def _run_create_hooks(config: dict, state: State, what: str) -> None:
 
 def _reap(pid: int) -> None:
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:
         pass
 
@@ -224,11 +225,11 @@ def _reap(pid: int) -> None:
 def _kill(pid: int) -> None:
     """Undo: the init is not our child (the child stage forked it); kill and wait."""
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = posix.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
-        os.kill(pid, 9)
+        posix.kill(pid, 9)
         import select
 
         poller = select.poll()
@@ -237,4 +238,4 @@ def _kill(pid: int) -> None:
     except ProcessLookupError:
         pass
     finally:
-        os.close(pidfd)
+        posix.close(pidfd)

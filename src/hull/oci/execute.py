@@ -11,8 +11,7 @@ the process, which was reparented to it, and returns its exit code.
 
 from __future__ import annotations
 
-import copy
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull import errors
 from hull.oci import bundle as bundlelib
@@ -22,6 +21,7 @@ from hull.oci.state import State, Store, write_atomic
 from hull.oci.status import Status
 from hull.oci.sync import Channel
 from hull.spec import runtime as spec
+from hull.sys import pathname
 
 # setns order: the user namespace first (it grants the rights for the rest),
 # the mount namespace last (joining it changes what paths mean)
@@ -44,7 +44,7 @@ def process_from_args(base: dict, args: list[str], *, tty: bool = False, cwd: st
                       env: list[str] = (), user: str = "", additional_gids: list[str] = (),
                       caps: list[str] = (), no_new_privs: bool = False) -> dict:
     """runc's rules for ``exec ID ARGS``: the container's process, overridden."""
-    process = copy.deepcopy(base)
+    process = _copy_json(base)
     process["args"] = list(args)
     process["terminal"] = tty
     process.pop("consoleSize", None)
@@ -112,7 +112,7 @@ def exec_process(store: Store, container_id: str, options: ExecOptions,
         if proxy is not None:
             proxy.close_listener()
     if options.pid_file:
-        write_atomic(os.path.abspath(options.pid_file), str(pid), 0o644)
+        write_atomic(pathname.abspath(options.pid_file), str(pid), 0o644)
     if options.detach:
         return 0
     if proxy is not None:
@@ -144,13 +144,13 @@ def _spawn(state: State, plan: proc.ProcessPlan, options: ExecOptions, what: str
     channel = Channel(3 + options.preserve_fds)
     _preload(plan)
     joins = _namespaces_to_join(state)
-    child = os.fork()
+    child = posix.fork()
     if child == 0:
         _run_child(state, plan, channel, joins)   # never returns
     channel.parent_side()
     for fd in (plan.console_fd, plan.listener_socket):
         if fd >= 0:
-            os.close(fd)
+            posix.close(fd)
     try:
         manager = state.cgroup_manager()
         if manager is not None:
@@ -212,17 +212,17 @@ def _run_child(state: State, plan: proc.ProcessPlan, channel: Channel,
         ns.set_dumpable(False)
         ns.set_parent_death_signal(9)
         if channel.receive() is None:
-            os._exit(1)
-        fds = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC)) for kind, path in joins]
+            posix._exit(1)
+        fds = [(kind, posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)) for kind, path in joins]
         for kind, fd in fds:
             try:
                 ns.setns(fd, ns.NAMESPACES[kind][0])
             except OSError as e:
                 raise errors.from_oserror(e, f"cannot join the container's {kind} namespace")
-            os.close(fd)
+            posix.close(fd)
         if state.no_pivot:
-            os.chroot("/")
-        pid = os.fork()
+            posix.chroot("/")
+        pid = posix.fork()
         if pid == 0:
             _run_process(plan, channel)
         channel.send("init", pid=pid)
@@ -230,7 +230,7 @@ def _run_child(state: State, plan: proc.ProcessPlan, channel: Channel,
     except BaseException as e:  # noqa: BLE001
         channel.report(e)
     finally:
-        os._exit(code)
+        posix._exit(code)
 
 
 def _run_process(plan: proc.ProcessPlan, channel: Channel) -> None:
@@ -239,7 +239,7 @@ def _run_process(plan: proc.ProcessPlan, channel: Channel) -> None:
 
         ns.set_parent_death_signal(0)
         if plan.console_fd >= 0:
-            os.setsid()
+            posix.setsid()
         proc.apply_oom_score_adj(plan)
         proc.setup_console(plan)
         proc.apply_rlimits(plan)
@@ -258,14 +258,23 @@ def _run_process(plan: proc.ProcessPlan, channel: Channel) -> None:
     except BaseException as e:  # noqa: BLE001
         channel.report(e)
     finally:
-        os._exit(1)
+        posix._exit(1)
 
 
 def _reap(pid: int) -> None:
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:
         pass
+
+
+def _copy_json(value):
+    """copy.deepcopy for JSON data (copy loads types, weakref and copyreg)."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value
 
 
 FORWARDED_SIGNALS = (1, 2, 3, 10, 12, 15, 28)  # HUP INT QUIT USR1 USR2 TERM WINCH
@@ -280,7 +289,7 @@ def wait_forwarding_signals(pid: int) -> int:
 
     def forward(number, _frame):
         try:
-            os.kill(pid, number)
+            posix.kill(pid, number)
         except ProcessLookupError:
             pass
 
@@ -288,10 +297,10 @@ def wait_forwarding_signals(pid: int) -> int:
         _signal.signal(number, forward)
     while True:
         try:
-            waited, status = os.waitpid(-1, 0)
+            waited, status = posix.waitpid(-1, 0)
         except ChildProcessError:
             return 255
         if waited == pid:
             break
-    code = os.waitstatus_to_exitcode(status)
+    code = posix.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code

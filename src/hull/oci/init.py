@@ -7,13 +7,13 @@
                                    exec.fifo until ``start``; execs the process
 
 Both stages run in the forked copy of hull-runc and must never return into
-its stack: every path ends in ``os._exit``. Errors go to the parent as one
+its stack: every path ends in ``posix._exit``. Errors go to the parent as one
 message on the sync channel; the parent undoes everything.
 """
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull import errors
 from hull.oci import process as proc
@@ -78,9 +78,9 @@ def run_child_stage(plan: InitPlan) -> None:
         ns.set_dumpable(False)    # nothing in the container may ptrace or read our memory
         ns.set_parent_death_signal(9)
         if channel.receive() is None:   # the parent put us into the cgroup first
-            os._exit(code)
+            posix._exit(code)
         _enter_namespaces(plan, channel, ns)
-        pid = os.fork()
+        pid = posix.fork()
         if pid == 0:
             run_init_stage(plan, channel)
         channel.send("init", pid=pid)
@@ -88,14 +88,14 @@ def run_child_stage(plan: InitPlan) -> None:
     except BaseException as e:  # noqa: BLE001 - everything goes to the parent, then _exit
         channel.report(e)
     finally:
-        os._exit(code)
+        posix._exit(code)
 
 
 def _enter_namespaces(plan: InitPlan, channel: Channel, ns) -> None:
     opened = []
     try:  # open every path first: joining a mount namespace changes what paths mean
         for kind, path in plan.join_namespaces:
-            opened.append((kind, path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+            opened.append((kind, path, posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)))
     except OSError as e:
         raise errors.from_oserror(e, "cannot open namespace to join") from e
     if plan.join_userns:
@@ -106,19 +106,19 @@ def _enter_namespaces(plan: InitPlan, channel: Channel, ns) -> None:
         except OSError as e:
             raise errors.from_oserror(e, f"cannot join {kind} namespace {path}") from e
         finally:
-            os.close(fd)
+            posix.close(fd)
     if plan.join_userns:
         # Become root of the joined namespace, as after creating one: host uid 0
         # is unmapped there, and mounts like devpts fail with EOVERFLOW.
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        posix.setresgid(0, 0, 0)
+        posix.setresuid(0, 0, 0)
     if plan.new_userns:
         ns.unshare(ns.NAMESPACES["user"][0])
         channel.send("userns")
         if channel.receive() is None:
-            os._exit(CHILD_FAILED)
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+            posix._exit(CHILD_FAILED)
+        posix.setresgid(0, 0, 0)
+        posix.setresuid(0, 0, 0)
     if plan.new_namespaces:
         try:
             ns.unshare(plan.new_namespaces)
@@ -150,14 +150,14 @@ def run_init_stage(plan: InitPlan, channel: Channel) -> None:
         ns.set_parent_death_signal(0)   # our parent (the child stage) exits now
         _name_process(b"hull-runc:init")   # what ps shows while it waits for start
         _die_on_termination_signals()
-        os.setsid()
+        posix.setsid()
         _prepare(plan, channel)
         _ready(plan, channel)
         _start_process(plan, _wait_for_start(plan))
     except BaseException as e:  # noqa: BLE001
         channel.report(e)
     finally:
-        os._exit(CHILD_FAILED)
+        posix._exit(CHILD_FAILED)
 
 
 def _name_process(name: bytes) -> None:
@@ -175,7 +175,7 @@ def _die_on_termination_signals() -> None:
     import _signal
 
     def die(number, _frame):
-        os._exit(128 + number)
+        posix._exit(128 + number)
 
     for number in (1, 2, 3, 10, 12, 15):   # HUP INT QUIT USR1 USR2 TERM
         _signal.signal(number, die)
@@ -192,14 +192,14 @@ def _prepare(plan: InitPlan, channel: Channel) -> None:
     if plan.hooks.get("prestart") or plan.hooks.get("createRuntime"):
         channel.send("hooks")
         if channel.receive() is None:   # the parent failed a hook and is tearing down
-            os._exit(CHILD_FAILED)
+            posix._exit(CHILD_FAILED)
     if plan.hooks.get("createContainer"):
         from hull.oci import hooks as hooklib
 
         hooklib.run_all(plan.hooks["createContainer"], "createContainer",
                         _hook_state(plan, host_pid))
     rootfs.enter(plan.rootfs, root_fd, own_namespace=plan.new_mount_ns)
-    os.close(root_fd)
+    posix.close(root_fd)
     _set_names(plan)
     _write_sysctls(plan)   # before readonlyPaths make /proc/sys read-only (runc's order)
     rootfs.finish(plan.rootfs, own_namespace=plan.new_mount_ns)
@@ -220,7 +220,7 @@ def _host_pid() -> int:
         for line in f:
             if line.startswith("NSpid:"):
                 return int(line.split()[1])
-    return os.getpid()
+    return posix.getpid()
 
 
 def _hook_state(plan: InitPlan, pid: int) -> dict:
@@ -288,8 +288,8 @@ def _wait_for_start(plan: InitPlan) -> int:
     pivot_root and close-on-exec: no host path is needed inside the
     container, and nothing of it survives the execve.
     """
-    fd = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=plan.state_dir_fd)
-    os.close(plan.state_dir_fd)
+    fd = posix.open("exec.fifo", posix.O_WRONLY | posix.O_CLOEXEC, dir_fd=plan.state_dir_fd)
+    posix.close(plan.state_dir_fd)
     return fd
 
 
@@ -302,8 +302,8 @@ def _start_process(plan: InitPlan, fifo: int) -> None:
 
         hooklib.run_all(plan.hooks["startContainer"], "startContainer",
                         {**_hook_state(plan, plan.host_pid), "status": "created"})
-    os.write(fifo, b"0")
-    os.close(fifo)
+    posix.write(fifo, b"0")
+    posix.close(fifo)
     if plan.process.no_new_privileges:
         proc.load_seccomp(plan.process)
     proc.execute(plan.process, plan.executable)

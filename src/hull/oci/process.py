@@ -8,11 +8,12 @@ child sends back to hull-runc over the sync channel.
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 import stat
 
 from hull import errors
 from hull.spec.runtime import RLIMITS
+from hull.sys import pathname
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -57,12 +58,12 @@ def setup_console(plan: ProcessPlan) -> None:
         console.send_fd(plan.console_fd, master, name)
     except OSError as e:
         raise errors.from_oserror(e, "cannot set up the console") from e
-    os.close(master)
-    os.close(plan.console_fd)
+    posix.close(master)
+    posix.close(plan.console_fd)
     plan.console_fd = -1
     for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    os.close(slave)
+        posix.dup2(slave, fd)
+    posix.close(slave)
     console.make_controlling_terminal(0)
 
 
@@ -105,7 +106,7 @@ def apply_oom_score_adj(plan: ProcessPlan, pid: str = "self") -> None:
 def change_directory(plan: ProcessPlan) -> None:
     cwd = plan.process.get("cwd") or "/"
     try:
-        os.chdir(cwd)
+        posix.chdir(cwd)
     except OSError as e:
         raise errors.from_oserror(e, f"cannot change to process.cwd {cwd}") from e
 
@@ -117,13 +118,13 @@ def find_executable(plan: ProcessPlan) -> str:
         candidates = [name]
     else:
         path = next((e[5:] for e in reversed(plan.env) if e.startswith("PATH=")), DEFAULT_PATH)
-        candidates = [os.path.join(d or ".", name) for d in path.split(":")]
+        candidates = [pathname.join(d or ".", name) for d in path.split(":")]
     for candidate in candidates:
         try:
-            st = os.stat(candidate)
+            st = posix.stat(candidate)
         except OSError:
             continue
-        if stat.S_ISREG(st.st_mode) and os.access(candidate, os.X_OK):
+        if stat.S_ISREG(st.st_mode) and posix.access(candidate, posix.X_OK):
             return candidate
     where = "" if "/" in name else " in $PATH"
     raise errors.NotFound(f'exec: "{name}": executable file not found{where} '
@@ -146,9 +147,9 @@ def set_user(plan: ProcessPlan) -> None:
         caps.set_keepcaps(True)
     try:
         if not plan.in_userns or _setgroups_allowed():
-            os.setgroups(list(user.get("additionalGids") or []))
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
+            posix.setgroups(list(user.get("additionalGids") or []))
+        posix.setresgid(gid, gid, gid)
+        posix.setresuid(uid, uid, uid)
     except OSError as e:
         raise errors.from_oserror(e, f"cannot set process.user {uid}:{gid}") from e
     if caps is not None:
@@ -158,9 +159,9 @@ def set_user(plan: ProcessPlan) -> None:
         # (runc's default config has no inheritable set): raise what it allows
         caps.set_ambient(masks["ambient"] & masks["inheritable"] & masks["permitted"])
     if user.get("umask") is not None:
-        os.umask(user["umask"])
+        posix.umask(user["umask"])
     else:
-        os.umask(0o022)
+        posix.umask(0o022)
 
 
 def _setgroups_allowed() -> bool:
@@ -217,10 +218,10 @@ def _send_listener(plan: ProcessPlan, listener: int) -> None:
                 raise errors.from_oserror(
                     e, f"cannot send the seccomp listener to {plan.seccomp_listener}") from e
             finally:
-                os.close(plan.listener_socket)
+                posix.close(plan.listener_socket)
                 plan.listener_socket = -1
     finally:
-        os.close(listener)
+        posix.close(listener)
 
 
 def close_host_fds(plan: ProcessPlan) -> None:
@@ -231,7 +232,7 @@ def close_host_fds(plan: ProcessPlan) -> None:
     fds.cloexec_from(first_closed)
     for fd in range(3, first_closed):
         try:
-            os.set_inheritable(fd, True)
+            posix.set_inheritable(fd, True)
         except OSError:
             pass
 
@@ -248,6 +249,6 @@ def execute(plan: ProcessPlan, path: str) -> None:
     args = plan.process["args"]
     env = dict(entry.split("=", 1) for entry in plan.env)
     try:
-        os.execve(path, args, env)
+        posix.execve(path, args, env)
     except OSError as e:
         raise errors.from_oserror(e, f"cannot exec {args[0]}") from e

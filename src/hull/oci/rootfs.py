@@ -8,12 +8,13 @@ symlink in the image cannot point a mount at the host.
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 import stat
 
 from hull import errors
 from hull.spec import runtime as spec
 from hull.sys import mounts as sysmounts
+from hull.sys import pathname
 from hull.sys.libc import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                            MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, mount,
                            pivot_root, umount)
@@ -62,7 +63,7 @@ def prepare(plan: RootfsPlan, own_namespace: bool = True) -> int:
         if flag & (1 << 20):  # shared: pivot_root needs the rootfs's parent mount private
             _make_parent_private(plan.rootfs)
     mount(plan.rootfs, plan.rootfs, None, MS_BIND | MS_REC)
-    root_fd = os.open(plan.rootfs, sysmounts.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = posix.open(plan.rootfs, sysmounts.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     bind_dev = False
     for i, entry in enumerate(plan.mounts):
         _mount_entry(plan, root_fd, entry, i)
@@ -107,14 +108,14 @@ def _mount_entry(plan: RootfsPlan, root_fd: int, entry: dict, index: int) -> Non
 def _bind(plan: RootfsPlan, root_fd: int, entry: dict, options: spec.MountOptions) -> None:
     source = entry.get("source") or ""
     if not source.startswith("/"):
-        source = os.path.join(plan.bundle, source)
-    source_is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+        source = pathname.join(plan.bundle, source)
+    source_is_dir = stat.S_ISDIR(posix.stat(source).st_mode)
     target = sysmounts.ensure_in_root(root_fd, entry["destination"], source_is_dir)
     try:
         recursive = options.flags & MS_REC
         sysmounts.mount_on_fd(source, target, None, MS_BIND | recursive)
     finally:
-        os.close(target)
+        posix.close(target)
     _finish_mount(root_fd, entry["destination"], options, bind=True)
 
 
@@ -125,7 +126,7 @@ def _mount_fs(root_fd: int, entry: dict, kind: str, options: spec.MountOptions) 
     try:
         sysmounts.mount_on_fd(entry.get("source") or kind, target, kind or None, flags, data)
     finally:
-        os.close(target)
+        posix.close(target)
     _finish_mount(root_fd, entry["destination"], options, bind=False)
 
 
@@ -146,12 +147,12 @@ def _finish_mount(root_fd: int, destination: str, options: spec.MountOptions,
         if options.attr_set or options.attr_clear:
             sysmounts.mount_setattr(fd, options.attr_set, options.attr_clear)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _locked_flags(fd: int) -> int:
     """nosuid/nodev/noexec already on the mount: a remount may not drop them."""
-    current = os.statvfs(sysmounts.fd_path(fd)).f_flag
+    current = posix.statvfs(sysmounts.fd_path(fd)).f_flag
     return sum(ms for st, ms in _STATVFS_TO_MS if current & st and ms in
                (MS_NOSUID, MS_NODEV, MS_NOEXEC))
 
@@ -170,17 +171,17 @@ def _mount_cgroup(plan: RootfsPlan, root_fd: int, destination: str,
                 sysmounts.mount_on_fd("cgroup2", target, "cgroup2", flags)
             else:  # no namespace of its own: show only its cgroup, not the host's tree
                 inner = _own_cgroups().get("", "/").lstrip("/")
-                source = os.path.normpath(os.path.join(unified, inner))
+                source = pathname.normpath(pathname.join(unified, inner))
                 sysmounts.mount_on_fd(source, target, None, MS_BIND | MS_REC)
             if not plan.new_cgroupns and flags & MS_RDONLY:
-                os.close(target)
+                posix.close(target)
                 target = -1
                 _remount_readonly(root_fd, destination)
             return
         sysmounts.mount_on_fd("tmpfs", target, "tmpfs", flags & ~MS_RDONLY, "mode=755")
     finally:
         if target >= 0:
-            os.close(target)
+            posix.close(target)
     own = _own_cgroups()
     for name, (mount_point, root) in hierarchies.items():
         sub = f"{destination.rstrip('/')}/{name}"
@@ -191,11 +192,11 @@ def _mount_cgroup(plan: RootfsPlan, root_fd: int, destination: str,
                 sysmounts.mount_on_fd("cgroup", fd, "cgroup", flags & ~MS_RDONLY, data)
             else:
                 inner = own.get(name, "/")
-                relative = os.path.relpath(inner, root) if root != "/" else inner.lstrip("/")
-                source = os.path.normpath(os.path.join(mount_point, relative))
+                relative = pathname.relpath(inner, root) if root != "/" else inner.lstrip("/")
+                source = pathname.normpath(pathname.join(mount_point, relative))
                 sysmounts.mount_on_fd(source, fd, None, MS_BIND | MS_REC)
         finally:
-            os.close(fd)
+            posix.close(fd)
         if flags & MS_RDONLY:
             _remount_readonly(root_fd, sub)
         for alias in name.split(",") if "," in name else ():
@@ -240,18 +241,18 @@ def _remount_readonly(root_fd: int, path: str) -> None:
         flags = MS_BIND | MS_REMOUNT | MS_RDONLY | _locked_flags(fd)
         sysmounts.mount_on_fd(None, fd, None, flags)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _symlink_in_root(root_fd: int, target: str, link: str) -> None:
     parent, _, name = link.rpartition("/")
     dir_fd = sysmounts.open_in_root(root_fd, parent or "/")
     try:
-        os.symlink(target, name, dir_fd=dir_fd)
+        posix.symlink(target, name, dir_fd=dir_fd)
     except FileExistsError:
         pass
     finally:
-        os.close(dir_fd)
+        posix.close(dir_fd)
 
 
 # --- /dev -----------------------------------------------------------------------
@@ -260,7 +261,7 @@ def _make_devices(plan: RootfsPlan, root_fd: int) -> None:
     wanted = {d["path"]: d for d in plan.devices}
     devices = [{"path": p, "type": t, "major": ma, "minor": mi, "fileMode": 0o666,
                 "uid": 0, "gid": 0} for p, t, ma, mi in DEFAULT_DEVICES if p not in wanted]
-    old_umask = os.umask(0)
+    old_umask = posix.umask(0)
     try:
         for index, device in enumerate(devices + plan.devices):
             try:
@@ -270,10 +271,10 @@ def _make_devices(plan: RootfsPlan, root_fd: int) -> None:
         for target, link in DEFAULT_LINKS + [("pts/ptmx", "/dev/ptmx")]:
             if link not in wanted:
                 _symlink_in_root(root_fd, target, link)
-        if os.path.exists("/proc/kcore"):
+        if pathname.exists("/proc/kcore"):
             _symlink_in_root(root_fd, "/proc/kcore", "/dev/core")
     finally:
-        os.umask(old_umask)
+        posix.umask(old_umask)
 
 
 def _make_device(plan: RootfsPlan, root_fd: int, device: dict) -> None:
@@ -285,56 +286,56 @@ def _make_device(plan: RootfsPlan, root_fd: int, device: dict) -> None:
         try:
             sysmounts.mount_on_fd(path, target, None, MS_BIND)
         finally:
-            os.close(target)
+            posix.close(target)
         return
     parent, _, name = path.rpartition("/")
     dir_fd = sysmounts.ensure_in_root(root_fd, parent or "/", True)
     try:
         try:
-            os.unlink(name, dir_fd=dir_fd)
+            posix.unlink(name, dir_fd=dir_fd)
         except FileNotFoundError:
             pass
-        number = os.makedev(device.get("major", 0), device.get("minor", 0))
+        number = posix.makedev(device.get("major", 0), device.get("minor", 0))
         # mknodat needs a real dir fd, not O_PATH
-        real_dir = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+        real_dir = posix.open(".", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC, dir_fd=dir_fd)
         try:
-            os.mknod(name, kinds[device["type"]] | mode, number, dir_fd=real_dir)
-            os.chown(name, device.get("uid") or 0, device.get("gid") or 0, dir_fd=real_dir,
+            posix.mknod(name, kinds[device["type"]] | mode, number, dir_fd=real_dir)
+            posix.chown(name, device.get("uid") or 0, device.get("gid") or 0, dir_fd=real_dir,
                      follow_symlinks=False)
         finally:
-            os.close(real_dir)
+            posix.close(real_dir)
     finally:
-        os.close(dir_fd)
+        posix.close(dir_fd)
 
 
 # --- pivot and after --------------------------------------------------------------------
 
 def enter(plan: RootfsPlan, root_fd: int, own_namespace: bool = True) -> None:
     """Make the rootfs our /: pivot_root with the old root detached, or chroot."""
-    os.fchdir(root_fd)
+    posix.fchdir(root_fd)
     if not own_namespace:
-        os.chroot(".")
+        posix.chroot(".")
     elif plan.no_pivot:
         mount(plan.rootfs, "/", None, MS_MOVE)
-        os.chroot(".")
+        posix.chroot(".")
     else:
-        old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
-        new_root = os.open(".", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        old_root = posix.open("/", posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
+        new_root = posix.open(".", posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
         try:
-            os.fchdir(new_root)
+            posix.fchdir(new_root)
             pivot_root(".", ".")   # the old root now sits on top of the new one
-            os.fchdir(old_root)
+            posix.fchdir(old_root)
             mount(None, ".", None, MS_SLAVE | MS_REC)  # unmounting must not propagate
             umount(".", MNT_DETACH)
         finally:
-            os.close(old_root)
-            os.close(new_root)
-    os.chdir("/")
+            posix.close(old_root)
+            posix.close(new_root)
+    posix.chdir("/")
 
 
 def finish(plan: RootfsPlan, own_namespace: bool = True) -> None:
     """After pivot: masked and read-only paths, then the read-only root."""
-    root_fd = os.open("/", sysmounts.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = posix.open("/", sysmounts.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
         for path in plan.readonly_paths:
             _readonly_path(root_fd, path)
@@ -345,7 +346,7 @@ def finish(plan: RootfsPlan, own_namespace: bool = True) -> None:
         if plan.propagation and own_namespace:
             mount(None, "/", None, spec.MOUNT_PROPAGATION[plan.propagation])
     finally:
-        os.close(root_fd)
+        posix.close(root_fd)
 
 
 def _readonly_path(root_fd: int, path: str) -> None:
@@ -358,7 +359,7 @@ def _readonly_path(root_fd: int, path: str) -> None:
     except OSError as e:
         raise errors.from_oserror(e, f"cannot make {path} read-only") from e
     finally:
-        os.close(fd)
+        posix.close(fd)
     _remount_readonly(root_fd, path)
 
 
@@ -368,11 +369,11 @@ def _mask_path(root_fd: int, path: str) -> None:
     except FileNotFoundError:
         return
     try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
+        if stat.S_ISDIR(posix.fstat(fd).st_mode):
             sysmounts.mount_on_fd("tmpfs", fd, "tmpfs", MS_RDONLY)
         else:
             sysmounts.mount_on_fd("/dev/null", fd, None, MS_BIND)
     except OSError as e:
         raise errors.from_oserror(e, f"cannot mask {path}") from e
     finally:
-        os.close(fd)
+        posix.close(fd)

@@ -164,9 +164,9 @@ class Store:
     def reserve(self, container_id: str) -> str:
         """Make the container's directory; AlreadyExists if the id is taken."""
         path = self.path(container_id)
-        import os
+        from hull.sys import pathname   # create only: state, start and kill skip it
 
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        pathname.makedirs(self.root, 0o711)
         try:
             posix.mkdir(path, 0o711)
         except FileExistsError:

@@ -4,7 +4,7 @@ gone (or, after execve, that exec succeeded)."""
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull.oci import jsonio
 
@@ -16,22 +16,22 @@ class Channel:
         """``floor``: lowest fd number to use (above the fds a caller preserves)."""
         from hull.sys.fds import move_above
 
-        down_r, down_w = os.pipe()   # parent -> child
-        up_r, up_w = os.pipe()       # child -> parent
+        down_r, down_w = posix.pipe()   # parent -> child
+        up_r, up_w = posix.pipe()       # child -> parent
         self.down_r, self.down_w, self.up_r, self.up_w = (
             move_above(fd, floor) for fd in (down_r, down_w, up_r, up_w))
         self._buffer = b""
         self.read_fd = self.write_fd = -1
 
     def parent_side(self) -> Channel:
-        os.close(self.down_r)
-        os.close(self.up_w)
+        posix.close(self.down_r)
+        posix.close(self.up_w)
         self.read_fd, self.write_fd = self.up_r, self.down_w
         return self
 
     def child_side(self) -> Channel:
-        os.close(self.down_w)
-        os.close(self.up_r)
+        posix.close(self.down_w)
+        posix.close(self.up_r)
         self.read_fd, self.write_fd = self.down_r, self.up_w
         return self
 
@@ -39,12 +39,12 @@ class Channel:
         fields["type"] = kind
         data = (jsonio.dumps(fields) + "\n").encode()
         while data:
-            data = data[os.write(self.write_fd, data):]
+            data = data[posix.write(self.write_fd, data):]
 
     def receive(self) -> dict | None:
         """The next message, or None at EOF."""
         while b"\n" not in self._buffer:
-            chunk = os.read(self.read_fd, 65536)
+            chunk = posix.read(self.read_fd, 65536)
             if not chunk:
                 return None
             self._buffer += chunk
@@ -70,7 +70,7 @@ class Channel:
             self.send("error", category=category, message=message)
         except OSError:  # after "ready" the channel is closed: stderr is all we have
             try:
-                os.write(2, f"hull-runc: {message}\n".encode())
+                posix.write(2, f"hull-runc: {message}\n".encode())
             except OSError:
                 pass
 
@@ -78,7 +78,7 @@ class Channel:
         for fd in (self.read_fd, self.write_fd):
             if fd >= 0:
                 try:
-                    os.close(fd)
+                    posix.close(fd)
                 except OSError:
                     pass
         self.read_fd = self.write_fd = -1

@@ -6,7 +6,7 @@ prctl or one syscall on pre-imported ffi. Bits are ints (bit n = cap n).
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull.sys import ffi
 from hull.errors import InvalidArgument
@@ -14,7 +14,7 @@ from hull.sys.libc import (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_CAP_AMBI
                            PR_CAPBSET_DROP, PR_CAPBSET_READ, PR_SET_KEEPCAPS, _check, _libc,
                            prctl)
 
-_NR = {"x86_64": (125, 126), "aarch64": (90, 91)}.get(os.uname().machine, (125, 126))
+_NR = {"x86_64": (125, 126), "aarch64": (90, 91)}.get(posix.uname().machine, (125, 126))
 _NR_CAPGET, _NR_CAPSET = _NR
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 

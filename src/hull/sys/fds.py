@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull.sys.libc import _check, _libc
 
@@ -17,7 +17,7 @@ def cloexec_from(first: int) -> None:
     except OSError:  # before 5.11, or a seccomp profile without close_range
         for fd in _open_fds(first):
             try:
-                os.set_inheritable(fd, False)
+                posix.set_inheritable(fd, False)
             except OSError:
                 pass
 
@@ -25,7 +25,7 @@ def cloexec_from(first: int) -> None:
 def _open_fds(first: int):
     """fds >= ``first``: from /proc if it is there, else every possible number."""
     try:
-        return [int(name) for name in os.listdir("/proc/self/fd") if int(name) >= first]
+        return [int(name) for name in posix.listdir("/proc/self/fd") if int(name) >= first]
     except OSError:
         import resource
 
@@ -40,5 +40,5 @@ def move_above(fd: int, floor: int) -> int:
     import fcntl
 
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
-    os.close(fd)
+    posix.close(fd)
     return new

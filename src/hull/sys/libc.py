@@ -7,8 +7,9 @@ C types come from ``hull.sys.ffi`` (``_ctypes`` alone, not ``ctypes``).
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
+from hull.sys import pathname
 from hull.sys.ffi import Library, c_char_p, c_int, c_long, c_size_t, c_ulong, get_errno
 
 _libc = Library(None)
@@ -57,20 +58,20 @@ _SYSCALLS = {
     "x86_64": {"pivot_root": 155, "setns": 308, "unshare": 272},
     "aarch64": {"pivot_root": 41, "setns": 268, "unshare": 97},
 }
-_NR = _SYSCALLS.get(os.uname().machine, _SYSCALLS["x86_64"])
+_NR = _SYSCALLS.get(posix.uname().machine, _SYSCALLS["x86_64"])
 
 
 def _check(result: int, path: str | bytes | None = None) -> int:
     if result == -1:
         err = get_errno()
-        raise OSError(err, os.strerror(err), path)
+        raise OSError(err, posix.strerror(err), path)
     return result
 
 
 def _b(value: str | bytes | None) -> bytes | None:
     if value is None or isinstance(value, bytes):
         return value
-    return os.fsencode(value)
+    return pathname.fsencode(value)
 
 
 _libc.mount.argtypes = [c_char_p, c_char_p, c_char_p,

@@ -10,9 +10,9 @@ the kernel mounts on is exactly the file we opened.
 from __future__ import annotations
 
 import errno
-import os
+import posix   # not os: hull.sys.pathname says why
 
-from hull.sys import ffi
+from hull.sys import ffi, pathname
 from hull.sys.libc import _check, _libc, mount
 
 _NR_OPENAT2 = 437        # same on x86_64 and aarch64
@@ -38,8 +38,8 @@ class _MountAttr(ffi.Structure):
 
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
-    return _check(_libc.syscall(_NR_OPENAT2, dirfd, os.fsencode(path), ffi.byref(how),
+    how = _OpenHow(flags | posix.O_CLOEXEC, mode, resolve)
+    return _check(_libc.syscall(_NR_OPENAT2, dirfd, pathname.fsencode(path), ffi.byref(how),
                                 ffi.sizeof(how)), path)
 
 
@@ -67,16 +67,16 @@ def ensure_in_root(root_fd: int, path: str, directory: bool = True, mode: int = 
     try:
         if directory:
             try:
-                os.mkdir(name, mode, dir_fd=parent_fd)
+                posix.mkdir(name, mode, dir_fd=parent_fd)
             except FileExistsError:
                 pass
         else:
-            fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW,
+            fd = posix.open(name, posix.O_CREAT | posix.O_WRONLY | posix.O_CLOEXEC | posix.O_NOFOLLOW,
                          0o644, dir_fd=parent_fd)
-            os.close(fd)
+            posix.close(fd)
         return openat2(parent_fd, name, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
     finally:
-        os.close(parent_fd)
+        posix.close(parent_fd)
 
 
 def resolve_in_root(root_fd: int, path: str, max_links: int = 40) -> str:
@@ -95,7 +95,7 @@ def resolve_in_root(root_fd: int, path: str, max_links: int = 40) -> str:
             continue
         candidate = "/".join(done + [component])
         try:
-            is_link = os.stat(candidate, dir_fd=root_fd, follow_symlinks=False).st_mode \
+            is_link = posix.stat(candidate, dir_fd=root_fd, follow_symlinks=False).st_mode \
                 & 0o170000 == 0o120000
         except FileNotFoundError:
             is_link = False
@@ -104,8 +104,8 @@ def resolve_in_root(root_fd: int, path: str, max_links: int = 40) -> str:
             continue
         links += 1
         if links > max_links:
-            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-        target = os.readlink(candidate, dir_fd=root_fd)
+            raise OSError(errno.ELOOP, posix.strerror(errno.ELOOP), path)
+        target = posix.readlink(candidate, dir_fd=root_fd)
         if target.startswith("/"):
             done = []
         pending = [c for c in target.split("/") if c] + pending

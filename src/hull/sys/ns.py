@@ -4,7 +4,7 @@ no_new_privs, session keyring, subreaper)."""
 
 from __future__ import annotations
 
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull.sys.libc import (CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS,
                            CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_NEWUTS,
@@ -30,18 +30,18 @@ __all__ = ["NAMESPACES", "unshare", "setns", "join", "same_namespace", "set_dump
 
 def join(path: str, kind: str) -> None:
     """setns into the namespace file at ``path`` (e.g. /proc/<pid>/ns/net)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
         setns(fd, NAMESPACES[kind][0])
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def same_namespace(pid: int, kind: str) -> bool:
     """Whether ``pid`` shares our namespace of ``kind`` (setns into our own fails)."""
     name = NAMESPACES[kind][1]
-    mine = os.stat(f"/proc/self/ns/{name}")
-    theirs = os.stat(f"/proc/{pid}/ns/{name}")
+    mine = posix.stat(f"/proc/self/ns/{name}")
+    theirs = posix.stat(f"/proc/{pid}/ns/{name}")
     return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
@@ -67,6 +67,6 @@ _KEYCTL_JOIN_SESSION_KEYRING = 1
 
 def join_session_keyring(name: str) -> None:
     """A fresh session keyring, so the container does not share the caller's keys."""
-    number = _KEYCTL.get(os.uname().machine, 250)
+    number = _KEYCTL.get(posix.uname().machine, 250)
     _check(_libc.syscall(number, _KEYCTL_JOIN_SESSION_KEYRING, name.encode()))
 

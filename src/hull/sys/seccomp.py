@@ -14,13 +14,13 @@ argument become separate rules (OR), otherwise conditions are ANDed.
 from __future__ import annotations
 
 import _struct as struct   # struct's C half: the wrapper module costs every container ~0.3 ms
-import os
+import posix   # not os: hull.sys.pathname says why
 
 from hull.errors import InvalidArgument
 from hull.sys import ffi
 from hull.sys.libc import _check, _libc
 
-_NR_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(os.uname().machine, 317)
+_NR_SECCOMP = {"x86_64": 317, "aarch64": 277}.get(posix.uname().machine, 317)
 SECCOMP_SET_MODE_FILTER = 1
 
 FLAGS = {
@@ -194,7 +194,7 @@ def compile_filter(seccomp: dict) -> bytes:
             # -EEXIST: the native arch is in already; -EDOM: the other byte order, which
             # this kernel can never run, so it needs no rules (runc fails; we skip)
             if rc < 0 and rc not in (-17, -33):
-                raise _bad(f"architectures[{i}]", f"cannot add {arch}: {os.strerror(-rc)}")
+                raise _bad(f"architectures[{i}]", f"cannot add {arch}: {posix.strerror(-rc)}")
         for i, rule in enumerate(seccomp.get("syscalls") or []):
             _add_rule(lib, ctx, rule, default, f"syscalls[{i}]")
         prog = _export(lib, ctx)
@@ -221,7 +221,7 @@ def _enosys_stub(lib, seccomp: dict) -> bytes:
     if default in _PERMISSIVE or (default == "SCMP_ACT_ERRNO"
                                   and seccomp.get("defaultErrnoRet") == ENOSYS):
         return b""
-    native = _NATIVE_AUDIT.get(os.uname().machine)
+    native = _NATIVE_AUDIT.get(posix.uname().machine)
     numbers = [lib.seccomp_syscall_resolve_name(name.encode())
                for rule in seccomp.get("syscalls") or []
                for name in rule.get("names") or [] if isinstance(name, str)]
@@ -268,25 +268,25 @@ def _add_rule(lib, ctx, rule: object, default: int, field: str) -> None:
             array = (_ArgCmp * len(group))(*group)
             rc = lib.seccomp_rule_add_array(ctx, action, number, len(group), array)
             if rc < 0:
-                raise _bad(field, f"cannot add rule for {name}: {os.strerror(-rc)}")
+                raise _bad(field, f"cannot add rule for {name}: {posix.strerror(-rc)}")
 
 
 def _export(lib, ctx) -> bytes:
-    fd = os.memfd_create("hull-seccomp", os.MFD_CLOEXEC)
+    fd = posix.memfd_create("hull-seccomp", posix.MFD_CLOEXEC)
     try:
         rc = lib.seccomp_export_bpf(ctx, fd)
         if rc < 0:
-            raise InvalidArgument(f"linux.seccomp: cannot export filter: {os.strerror(-rc)}")
-        os.lseek(fd, 0, os.SEEK_SET)
+            raise InvalidArgument(f"linux.seccomp: cannot export filter: {posix.strerror(-rc)}")
+        posix.lseek(fd, 0, 0)   # SEEK_SET
         chunks = []
         while True:
-            chunk = os.read(fd, 1 << 16)
+            chunk = posix.read(fd, 1 << 16)
             if not chunk:
                 break
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def needs_listener(prog: bytes) -> bool:

@@ -28,10 +28,10 @@ def test_set_user_order(monkeypatch):
         drop_bounding=rec.drop_bounding, set_keepcaps=rec.set_keepcaps, capset=rec.capset,
         set_ambient=rec.set_ambient)
     monkeypatch.setattr(proc, "_capabilities", lambda: fake_caps)
-    monkeypatch.setattr(proc.os, "setgroups", rec.setgroups)
-    monkeypatch.setattr(proc.os, "setresgid", rec.setresgid)
-    monkeypatch.setattr(proc.os, "setresuid", rec.setresuid)
-    monkeypatch.setattr(proc.os, "umask", rec.umask)
+    monkeypatch.setattr(proc.posix, "setgroups", rec.setgroups)
+    monkeypatch.setattr(proc.posix, "setresgid", rec.setresgid)
+    monkeypatch.setattr(proc.posix, "setresuid", rec.setresuid)
+    monkeypatch.setattr(proc.posix, "umask", rec.umask)
     plan = proc.ProcessPlan({"args": ["x"], "user": {"uid": 1000, "gid": 100,
                                                      "additionalGids": [5], "umask": 0o27},
                              "capabilities": {"bounding": ["CAP_CHOWN", "CAP_KILL"],
@@ -52,6 +52,6 @@ def test_no_capabilities_field_leaves_them_alone(monkeypatch):
     rec = Recorder()
     monkeypatch.setattr(proc, "_capabilities", lambda: rec)
     for name in ("setgroups", "setresgid", "setresuid", "umask"):
-        monkeypatch.setattr(proc.os, name, getattr(rec, name))
+        monkeypatch.setattr(proc.posix, name, getattr(rec, name))
     proc.set_user(proc.ProcessPlan({"args": ["x"]}, container_id="c"))
     assert [c[0] for c in rec.calls] == ["setgroups", "setresgid", "setresuid", "umask"]
