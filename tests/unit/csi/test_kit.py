@@ -109,6 +109,25 @@ def test_dir_volume_create_is_idempotent_and_delete_cleans(controller, tmp_path)
     assert (tmp_path / "root/snapshots" / snap.snapshot_id).is_dir()  # independent
 
 
+def test_pool_refill_waits_for_the_answer(controller):
+    class Context:  # grpc runs add_callback's callbacks once the RPC has ended
+        def __init__(self):
+            self.callbacks = []
+
+        def add_callback(self, callback):
+            self.callbacks.append(callback)
+            return True
+
+    backend = controller.driver.backends["dir"]
+    refills = []
+    backend._pool.refill = lambda: refills.append(1)
+    context = Context()
+    controller.CreateVolume(pb.CreateVolumeRequest(name="v", volume_capabilities=[CAP]), context)
+    assert refills == [] and len(context.callbacks) == 1
+    context.callbacks[0]()
+    assert refills == [1]
+
+
 def test_published_volume_cannot_be_deleted(controller):
     vol = controller.CreateVolume(pb.CreateVolumeRequest(name="v", volume_capabilities=[CAP]),
                                   None).volume
