@@ -56,7 +56,8 @@ class ControllerService(csi_pb2_grpc.ControllerServicer):
     # ---- parameters ----
 
     def _parameters(self, parameters, rpc: str) -> dict:
-        params = {k: v for k, v in parameters.items() if not k.startswith(CO_PREFIX)}
+        # by key: the protobuf map's items() is the pure-Python Mapping mixin
+        params = {k: parameters[k] for k in parameters if not k.startswith(CO_PREFIX)}
         if not params.keys() <= KNOWN_PARAMETERS:
             unknown = sorted(set(params) - KNOWN_PARAMETERS)
             raise InvalidArgument(f"cannot {rpc}: unknown parameter(s) {', '.join(unknown)} "

@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 
 from hull import errors
 
-# json.dumps(..., sort_keys=True) builds a new encoder per call; one is enough
-_dump_sorted = json.JSONEncoder(sort_keys=True).encode
+_encode_sorted = json.JSONEncoder(sort_keys=True).encode  # json.dumps builds one per call
+
+
+def _dump_sorted(value: dict) -> str:
+    return _encode_sorted(value) if value else "{}"  # most volumes: no mutable parameters
 
 # seq orders listings by creation. Plain rowids do that (SQLite gives a new
 # row max(seq) + 1); AUTOINCREMENT would also write its sqlite_sequence page
