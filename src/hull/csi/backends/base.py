@@ -155,7 +155,10 @@ class Backend(abc.ABC):
     @staticmethod
     def _remove_path(path: str) -> None:
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
+            try:
+                os.rmdir(path)   # an empty volume: one call, where rmtree makes a dozen
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
