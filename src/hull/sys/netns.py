@@ -24,14 +24,21 @@ MS_BIND = 0x1000
 
 
 def _bind_setns():
-    """libc's setns(2) through ``hull.sys.ffi`` (``_ctypes`` alone): the ``ctypes``
-    package costs a plugin start ~2 ms more, and ``hull.sys.libc`` binds more
-    than a plugin needs."""
-    from hull.sys import ffi
+    """libc's setns(2) through ``_ctypes`` alone, with the one C type it needs:
+    a plugin start pays for every class built at import, and ``hull.sys.ffi``
+    builds ten (~0.45 ms), the ``ctypes`` package every type there is."""
+    import _ctypes
 
-    function = ffi.Library(None).setns
-    function.argtypes = [ffi.c_int, ffi.c_int]
-    return function, ffi.get_errno
+    class c_int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class LibcFunction(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = c_int
+
+    function = LibcFunction(_ctypes.dlsym(_ctypes.dlopen(None, 2), "setns"))   # RTLD_NOW
+    function.argtypes = [c_int, c_int]
+    return function, _ctypes.get_errno
 
 
 _setns, _get_errno = _bind_setns()
