@@ -32,7 +32,7 @@ def write(directory: str, name: str, value: str | int, field: str = "") -> None:
 def _error(err: OSError, path: str, value: object, field: str):
     subject = f"{field}: " if field else ""
     parent, _, name = path.rpartition("/")
-    if err.errno == errno.ENOENT and isdir(parent):
+    if err.errno == errno.ENOENT and pathname.isdir(parent):
         return FailedPrecondition(f"{subject}cannot set {name}: the kernel "
                                   "has no such cgroup file (controller not available)")
     if err.errno in (errno.EOPNOTSUPP, errno.ENODEV) and field:
@@ -66,18 +66,7 @@ def read_optional(directory: str, name: str) -> str | None:
 
 
 def exists(directory: str, name: str) -> bool:
-    try:
-        posix.stat(f"{directory}/{name}")
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def isdir(path: str) -> bool:
-    try:
-        return posix.stat(path).st_mode & 0o170000 == 0o040000   # S_ISDIR
-    except (OSError, ValueError):
-        return False
+    return pathname.exists(f"{directory}/{name}")
 
 
 def read_int(directory: str, name: str, default: int = 0) -> int:
@@ -109,7 +98,7 @@ def flat_keyed(text: str | None) -> dict[str, int]:
 
 def mkdir(path: str) -> bool:
     """Create ``path`` and missing parents; True when the leaf was new."""
-    if isdir(path):
+    if pathname.isdir(path):
         return False
     try:
         pathname.makedirs(path)

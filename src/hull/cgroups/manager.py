@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import posix   # not os: see hull.cgroups.files
 
-from hull.cgroups import files
 from hull.errors import FailedPrecondition
+from hull.sys import pathname
 
 
 # signal.SIGKILL without importing signal (and with it enum: ~5 ms per container start)
@@ -84,7 +84,7 @@ class Manager:
         raise NotImplementedError
 
     def exists(self) -> bool:
-        return files.isdir(self.path)
+        return pathname.isdir(self.path)
 
     def kill_all(self, sig: int = SIGKILL) -> None:
         """Send ``sig`` to every process; frozen meanwhile so none can fork away.

@@ -14,6 +14,7 @@ from hull.cgroups.manager import Manager
 from hull.cgroups.resources import (PREFIX, THROTTLE_KEYS, U64_MAX, check, check_before_update,
                                     device_rule_text)
 from hull.errors import FailedPrecondition, Internal, InvalidArgument
+from hull.sys import pathname
 
 # controllers whose directory holds the container's processes, in order of preference
 _PROCESS_VIEW = ("freezer", "devices", "memory", "pids", "cpu")
@@ -131,7 +132,7 @@ class V1Manager(Manager):
 
     def thaw(self) -> None:
         directory = self._dir("freezer", "freezer")
-        if files.isdir(directory):
+        if pathname.isdir(directory):
             files.write(directory, "freezer.state", "THAWED")
 
     def is_frozen(self) -> bool:

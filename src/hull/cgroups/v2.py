@@ -17,6 +17,7 @@ from hull.cgroups.resources import (PREFIX, THROTTLE_KEYS, U64_MAX, blkio_weight
                                     check, check_before_update, limit_text, memory_swap_to_v2,
                                     shares_to_weight)
 from hull.errors import DeadlineExceeded, FailedPrecondition, HullError, InvalidArgument
+from hull.sys import pathname
 
 FREEZE_TIMEOUT = 10.0
 
@@ -33,24 +34,13 @@ def _default_device_filter(directory: str, rules: list[dict]) -> None:
     devices.apply_ebpf(directory, rules)
 
 
-def _normpath(path: str) -> str:
-    """posixpath.normpath, without importing it (and os with it) for a path
-    that is normal already: what a saved manager holds, at every delete."""
-    if (path.startswith("/") and "//" not in path and "/./" not in path
-            and "/../" not in path and not path.endswith(("/", "/.", "/.."))):
-        return path
-    import posixpath
-
-    return posixpath.normpath(path)
-
-
 class V2Manager(Manager):
     version = 2
 
     def __init__(self, path: str, *, container_id: str, root: str | None = None) -> None:
         super().__init__(container_id)
-        self._path = _normpath(path)
-        self.root = _normpath(root) if root else _mount_root(self._path)
+        self._path = pathname.normpath(path)
+        self.root = pathname.normpath(root) if root else _mount_root(self._path)
         # replaced by tests on a fake tree, where no program can be attached
         self.device_filter = _default_device_filter
 
@@ -73,9 +63,7 @@ class V2Manager(Manager):
 
     # --- life cycle ---
     def create(self) -> None:
-        import posixpath
-
-        rel = posixpath.relpath(self._path, self.root)
+        rel = pathname.relpath(self._path, self.root)
         if rel.startswith(".."):
             raise InvalidArgument(f"cannot create cgroup {self._path}: not below {self.root}")
         current = self.root
@@ -83,7 +71,7 @@ class V2Manager(Manager):
         try:
             for part in rel.split("/") if rel != "." else []:
                 _delegate(current)
-                current = posixpath.join(current, part)
+                current = pathname.join(current, part)
                 if files.mkdir(current):
                     made.append(current)
         except BaseException:
@@ -124,7 +112,7 @@ class V2Manager(Manager):
         return events.get("frozen") == 1
 
     def thaw(self) -> None:
-        if files.isdir(self._path):
+        if pathname.isdir(self._path):
             files.write(self._path, "cgroup.freeze", 0)
 
     def can_freeze(self) -> bool:
@@ -236,7 +224,7 @@ class _Writer:
             self.writes.append((key, value, f"{PREFIX}.unified.{key}"))
 
     def need_dir(self, field: str) -> None:
-        if not files.isdir(self.dir):
+        if not pathname.isdir(self.dir):
             raise FailedPrecondition(f"{PREFIX}.{field}: cannot set it for container "
                                      f"{self.mgr.container_id}: cgroup {self.dir} "
                                      "does not exist")

@@ -315,12 +315,3 @@ def test_kernel_refusals_name_the_field(fake_v2):
     with pytest.raises(InvalidArgument, match=r"linux.resources.unified.io.max"):
         mgr.set({"unified": {"io.max": "8:0 speed=fast"}})
 
-
-def test_normpath_matches_posixpath():
-    import posixpath
-
-    from hull.cgroups.v2 import _normpath
-
-    for path in ("/sys/fs/cgroup/a/b", "/sys/fs/cgroup//a/", "/a/./b", "/a/b/../c", "/",
-                 "/a/b/..", "relative/x", "/a/b/."):
-        assert _normpath(path) == posixpath.normpath(path), path

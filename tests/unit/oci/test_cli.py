@@ -70,43 +70,41 @@ def test_bad_log_format(capsys):
     assert "log format" in capsys.readouterr().err
 
 
-def test_import_graph_stays_small():
-    """hull-runc runs per container: none of the heavy stdlib modules at start."""
-    code = ("import sys; sys.path.insert(0, 'src'); from hull.cli import runc; "
-            "from hull.oci import create, start, delete, state, init; import hull.cgroups; "
-            "heavy = {'json', 're', 'enum', 'argparse', 'subprocess', 'logging', "
-            "'contextlib', 'collections', 'dataclasses', 'typing', 'platform', "
-            "'signal'}; "
-            "print(sorted(heavy & set(sys.modules)))")
+def loaded(imports: str, names: set[str]) -> list[str]:
+    """Which of ``names`` a fresh ``python -IS`` has in sys.modules after ``imports``."""
+    code = (f"import sys; sys.path.insert(0, 'src'); {imports}; "
+            f"print(' '.join(sorted({sorted(names)!r} & sys.modules.keys())))")
     out = subprocess.run([sys.executable, "-IS", "-c", code], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout.strip()
-    assert out == "[]"
+    return out.split()
+
+
+def test_import_graph_stays_small():
+    """hull-runc runs per container: none of the heavy stdlib modules at start."""
+    heavy = {"json", "re", "enum", "argparse", "subprocess", "logging", "contextlib",
+             "collections", "dataclasses", "typing", "platform", "signal"}
+    assert loaded("from hull.cli import runc; "
+                  "from hull.oci import create, start, delete, state, init; import hull.cgroups",
+                  heavy) == []
 
 
 def test_state_start_kill_delete_load_neither_os_nor_ctypes():
     """The commands run per container lifecycle step stay on posix and _json:
     ``import os`` alone is a fifth of ``start``'s instructions."""
-    code = ("import sys; sys.path.insert(0, 'src'); from hull.cli import runc; "
-            "from hull.oci import start, kill, signals, jsonio, state, delete; "
-            "import hull.cgroups.v1, hull.cgroups.v2; "
-            "print(sorted({'os', 'ctypes', 'json', 'posixpath'} & set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-IS", "-c", code], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout.strip()
-    assert out == "[]"
+    assert loaded("from hull.cli import runc; "
+                  "from hull.oci import start, kill, signals, jsonio, state, delete; "
+                  "import hull.cgroups.v1, hull.cgroups.v2",
+                  {"os", "ctypes", "json", "posixpath"}) == []
 
 
 def test_create_exec_and_the_init_import_neither_os_nor_ctypes():
     """The ``ctypes`` package (with struct and types) is ~2 ms per container,
     ``os`` ~1.7 ms: hull.sys.ffi and hull.sys.pathname stand in for them."""
-    code = ("import sys; sys.path.insert(0, 'src'); from hull.cli import runc; "
-            "from hull.oci import create, init, rootfs, process, execute, bundle, sync; "
-            "from hull.sys import capabilities, mounts, limits, seccomp, ns, libc, fds; "
-            "import hull.cgroups.v1, hull.cgroups.v2, hull.cgroups.paths; "
-            "print(sorted({'os', 'posixpath', 'ctypes', 'struct', 'types', 'copy'} "
-            "& set(sys.modules)))")
-    out = subprocess.run([sys.executable, "-IS", "-c", code], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout.strip()
-    assert out == "[]"
+    assert loaded("from hull.cli import runc; "
+                  "from hull.oci import create, init, rootfs, process, execute, bundle, sync; "
+                  "from hull.sys import capabilities, mounts, limits, seccomp, ns, libc, fds; "
+                  "import hull.cgroups.v1, hull.cgroups.v2, hull.cgroups.paths",
+                  {"os", "posixpath", "ctypes", "struct", "types", "copy"}) == []
 
 
 def test_list_in_an_empty_root(tmp_path, capsys):
