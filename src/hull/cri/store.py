@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 
+from hull import sqlitedb
 from hull._generated import api_pb2 as api
 from hull.cri.model import Container, ContainerState, Sandbox, SandboxState
 from hull.errors import AlreadyExists, NotFound
@@ -36,9 +37,7 @@ class Store:
     def __init__(self, root: str):
         os.makedirs(root, exist_ok=True)
         self.path = os.path.join(root, "cri.db")
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlitedb.connect(self.path, row_factory=None)
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 

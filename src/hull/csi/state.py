@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from hull import errors
+from hull import errors, sqlitedb
 
 _encode_sorted = json.JSONEncoder(sort_keys=True).encode  # json.dumps builds one per call
 
@@ -191,11 +191,7 @@ class State:
 
     def __init__(self, path: str):
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db = sqlitedb.connect(path, timeout=5.0)
         self._db.executescript(SCHEMA)
         self._migrate()
 

@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from hull import sqlitedb
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -86,11 +88,7 @@ class Metadata:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None,
-                                   check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn = sqlitedb.connect(self.path, timeout=60, synchronous="FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn

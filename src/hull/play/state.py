@@ -19,6 +19,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from hull import sqlitedb
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pods (
     key TEXT PRIMARY KEY, name TEXT, namespace TEXT, uid TEXT, file TEXT, doc TEXT,
@@ -49,11 +51,7 @@ class State:
     def __init__(self, root: str):
         self.root = root
         os.makedirs(os.path.join(root, "play"), exist_ok=True)
-        self.db = sqlite3.connect(db_path(root), timeout=30, isolation_level=None,
-                                  check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db = sqlitedb.connect(db_path(root))
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
